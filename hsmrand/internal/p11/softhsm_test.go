@@ -1,0 +1,420 @@
+package p11
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/miekg/pkcs11"
+)
+
+// SoftHSM reads SOFTHSM2_CONF at C_Initialize, and the registry finalises
+// the module whenever the last Token closes, so every test below sees the
+// same token directory: TestMain creates it, with every token, before any
+// test runs. These tests do not run in parallel with each other.
+var hsm struct {
+	err                   error // why SoftHSM is unusable
+	alpha, beta, wrongPIN *softhsmtest.Token
+}
+
+func TestMain(m *testing.M) {
+	root, err := os.MkdirTemp("", "p11-softhsm-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := func() int {
+		defer os.RemoveAll(root)
+		hsm.err = setupSoftHSM(root)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func setupSoftHSM(root string) error {
+	d, err := softhsmtest.NewDir(root)
+	if err != nil {
+		return err
+	}
+	if err := os.Setenv(softhsmtest.ConfEnv, d.Conf); err != nil {
+		return err
+	}
+	if hsm.alpha, err = d.InitToken("alpha", "", ""); err != nil {
+		return err
+	}
+	if hsm.beta, err = d.InitToken("beta", "", ""); err != nil {
+		return err
+	}
+	hsm.wrongPIN, err = d.InitToken("wrong-pin", "", "")
+	return err
+}
+
+func needSoftHSM(t *testing.T) {
+	t.Helper()
+	switch {
+	case errors.Is(hsm.err, softhsmtest.ErrNotInstalled):
+		softhsmtest.Unavailable(t, hsm.err)
+	case hsm.err != nil:
+		t.Fatalf("setting up SoftHSM: %v", hsm.err)
+	}
+}
+
+func mustRead(t *testing.T, tok *Token, n int) {
+	t.Helper()
+	p := make([]byte, n)
+	if err := tok.GenerateRandom(t.Context(), p); err != nil {
+		t.Fatalf("GenerateRandom(%d): %v", n, err)
+	}
+	if _, err := checkBlock(p, n); n >= minDraw && err != nil {
+		t.Fatalf("GenerateRandom(%d) output: %v", n, err)
+	}
+}
+
+func TestSoftHSMOpenByURI(t *testing.T) {
+	needSoftHSM(t)
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(hsm.alpha.PIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, err := ParseURI("pkcs11:token=alpha;serial=" + hsm.alpha.Serial + "?module-path=" + hsm.alpha.Module + "&pin-source=file:" + pinFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := u.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	mustRead(t, tok, MaxChunk+100) // two calls
+	st := tok.Stats()
+	if st.Label != "alpha" || st.Serial != hsm.alpha.Serial || st.Slot != hsm.alpha.Slot || st.Calls != 2 || st.Logins != 1 || st.State != StateUp {
+		t.Errorf("Stats = %+v; want alpha, its serial and slot, 2 calls, 1 login, up", st)
+	}
+}
+
+func TestSoftHSMOpenByFields(t *testing.T) {
+	needSoftHSM(t)
+	slot := hsm.beta.Slot
+	for _, cfg := range []Config{
+		{ModulePath: hsm.beta.Module, Serial: hsm.beta.Serial},                                 // no login
+		{ModulePath: hsm.beta.Module, SlotID: &slot, PIN: []byte(hsm.beta.PIN)},                // by slot, logged in
+		{ModulePath: hsm.beta.Module, TokenLabel: "beta", Model: "SoftHSM v2"},                 // label and model
+		{ModulePath: hsm.beta.Module, TokenLabel: "beta", LibraryVersion: "2"},                 // library version
+		{ModulePath: hsm.beta.Module, TokenLabel: "beta", SlotManufacturer: "SoftHSM project"}, // slot info
+	} {
+		tok, err := Open(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("Open(%v): %v", cfg, err)
+		}
+		mustRead(t, tok, 32)
+		if st := tok.Stats(); st.Serial != hsm.beta.Serial {
+			t.Errorf("Open(%v) chose serial %q, want %q", cfg, st.Serial, hsm.beta.Serial)
+		}
+		if err := tok.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+}
+
+func TestSoftHSMOpenByVaultEnv(t *testing.T) {
+	needSoftHSM(t)
+	env := map[string]string{
+		VaultEnvLib:        hsm.alpha.Module,
+		VaultEnvSlot:       strconv.FormatUint(uint64(hsm.alpha.Slot), 10),
+		VaultEnvTokenLabel: "alpha",
+		VaultEnvPIN:        hsm.alpha.PIN,
+	}
+	cfg, err := ConfigFromVaultEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	mustRead(t, tok, 1000)
+	if st := tok.Stats(); st.Serial != hsm.alpha.Serial || st.Logins != 1 {
+		t.Errorf("serial %q logins %d; want %q and 1", st.Serial, st.Logins, hsm.alpha.Serial)
+	}
+}
+
+// countingModule counts C_Login calls on their way to the real module.
+type countingModule struct {
+	module
+	logins atomic.Int64
+}
+
+func (c *countingModule) Login(h pkcs11.SessionHandle, userType uint, pin string) error {
+	c.logins.Add(1)
+	return c.module.Login(h, userType, pin)
+}
+
+// TestSoftHSMWrongPINTriedOnce proves the wrong PIN reaches C_Login exactly
+// once: a counting wrapper sits between the Token and the real SoftHSM
+// module (the module interface is the seam), and SoftHSM itself answers
+// CKR_PIN_INCORRECT.
+func TestSoftHSMWrongPINTriedOnce(t *testing.T) {
+	needSoftHSM(t)
+	const wrong = "not-the-pin-0000"
+	ctx, release, err := modules.acquire(hsm.wrongPIN.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingModule{module: ctx}
+	cfg := Config{ModulePath: hsm.wrongPIN.Module, TokenLabel: "wrong-pin", PIN: []byte(wrong)}
+	_, err = newToken(t.Context(), cfg, counter, release, []byte(wrong), false)
+	if !errors.Is(err, ErrLoginFatal) || !errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
+		t.Fatalf("got %v, want ErrLoginFatal with CKR_PIN_INCORRECT", err)
+	}
+	if n := counter.logins.Load(); n != 1 {
+		t.Errorf("C_Login called %d times, want 1", n)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "C_Login: CKR_PIN_INCORRECT") || !strings.Contains(msg, "not retrying") || strings.Contains(msg, wrong) {
+		t.Errorf("error %q must name C_Login and CKR_PIN_INCORRECT, say it is not retried, and not hold the PIN", msg)
+	}
+
+	// Through the public path, in a Pool too: one refusal, no retry.
+	_, err = Open(t.Context(), cfg)
+	if !errors.Is(err, ErrLoginFatal) {
+		t.Errorf("Open: got %v, want ErrLoginFatal", err)
+	}
+	if _, err := OpenPool(t.Context(), cfg); !errors.Is(err, ErrLoginFatal) {
+		t.Errorf("OpenPool: got %v, want ErrLoginFatal", err)
+	}
+	// The token is not locked: the right PIN still works.
+	good := cfg
+	good.PIN = []byte(hsm.wrongPIN.PIN)
+	tok, err := Open(t.Context(), good)
+	if err != nil {
+		t.Fatalf("right PIN after the wrong one: %v", err)
+	}
+	mustRead(t, tok, 32)
+	tok.Close()
+}
+
+func TestSoftHSMWrongLabel(t *testing.T) {
+	needSoftHSM(t)
+	_, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "no-such-token"})
+	if !errors.Is(err, ErrTokenNotFound) {
+		t.Fatalf("got %v, want ErrTokenNotFound", err)
+	}
+	for _, want := range []string{`token="no-such-token"`, `token "alpha"`, `token "beta"`, "check the label"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// Two tokens match "any token": that is refused, not a guess.
+	if _, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module}); err == nil || !strings.Contains(err.Error(), "tokens match") {
+		t.Errorf("no selection with three tokens: got %v", err)
+	}
+}
+
+func TestSoftHSMMissingModule(t *testing.T) {
+	needSoftHSM(t)
+	_, err := Open(t.Context(), Config{ModulePath: "/nonexistent/libpkcs11.so", TokenLabel: "alpha"})
+	if !errors.Is(err, ErrModule) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing file: got %v", err)
+	}
+	// A shared library that is not a PKCS#11 module.
+	notP11 := filepath.Join(t.TempDir(), "libnot.so")
+	if err := os.WriteFile(notP11, []byte("not an ELF file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(t.Context(), Config{ModulePath: notP11})
+	if !errors.Is(err, ErrModule) || !strings.Contains(err.Error(), "cannot be loaded") {
+		t.Errorf("not a module: got %v", err)
+	}
+}
+
+// TestSoftHSMSessionsClosedUnderReader: another handle on the same module
+// calls C_CloseAllSessions, which closes the Token's sessions and logs it
+// out. Reads go on: the session is reopened, the login redone, the call
+// retried.
+func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
+	needSoftHSM(t)
+	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: []byte(hsm.alpha.PIN), MaxSessions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	other := otherHandle(t, hsm.alpha.Module)
+	mustRead(t, tok, 64)
+	if err := other.CloseAllSessions(hsm.alpha.Slot); err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, tok, 64)
+	st := tok.Stats()
+	if st.Reopens != 1 || st.Logins != 2 || st.State != StateUp {
+		t.Errorf("reopens %d logins %d state %v; want 1, 2, up", st.Reopens, st.Logins, st.State)
+	}
+
+	// The same while readers are busy. A read whose one retry is hit by the
+	// next close fails with the session error; nothing else fails, the token
+	// stays up, and the reads right after each close work.
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	stop := make(chan struct{})
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := tok.GenerateRandom(t.Context(), make([]byte, 256))
+				switch {
+				case err == nil:
+				case errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_HANDLE_INVALID)), errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_CLOSED)):
+					failed.Add(1) // closed again during its one retry
+				default:
+					t.Errorf("read during closes: %v", err)
+				}
+			}
+		})
+	}
+	for range 20 {
+		if err := other.CloseAllSessions(hsm.alpha.Slot); err != nil {
+			t.Error(err)
+		}
+		mustRead(t, tok, 32)
+	}
+	close(stop)
+	wg.Wait()
+	mustRead(t, tok, 32)
+	if st := tok.Stats(); st.State != StateUp || st.Reopens < 2 {
+		t.Errorf("state %v reopens %d after 21 closes; want up, and reopens", st.State, st.Reopens)
+	}
+	t.Logf("reads that failed while another handle closed all sessions: %d", failed.Load())
+}
+
+// otherHandle opens the module as other code in the process would: its
+// C_Initialize must answer CKR_CRYPTOKI_ALREADY_INITIALIZED, and it must not
+// finalise.
+func otherHandle(t *testing.T, path string) *pkcs11.Ctx {
+	t.Helper()
+	c := pkcs11.New(path)
+	if c == nil {
+		t.Fatal("pkcs11.New failed")
+	}
+	if err := c.Initialize(); !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+		t.Fatalf("second C_Initialize: %v, want CKR_CRYPTOKI_ALREADY_INITIALIZED", err)
+	}
+	t.Cleanup(c.Destroy)
+	return c
+}
+
+// TestSoftHSMForeignInitializeNotFinalized: when other code initialised the
+// module first, closing the last Token must not call C_Finalize.
+func TestSoftHSMForeignInitializeNotFinalized(t *testing.T) {
+	needSoftHSM(t)
+	c := pkcs11.New(hsm.alpha.Module)
+	if c == nil {
+		t.Fatal("pkcs11.New failed")
+	}
+	defer c.Destroy()
+	if err := c.Initialize(); err != nil {
+		t.Fatalf("C_Initialize (no Token should hold the module now): %v", err)
+	}
+	defer c.Finalize()
+	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, tok, 32)
+	if err := tok.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetSlotList(true); err != nil {
+		t.Errorf("the other user's module after our Close: %v (we finalised it)", err)
+	}
+}
+
+// TestSoftHSMSharedModuleRefcount: two Tokens share one module; closing one
+// leaves the other working.
+func TestSoftHSMSharedModuleRefcount(t *testing.T) {
+	needSoftHSM(t)
+	a, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(t.Context(), Config{ModulePath: hsm.beta.Module, TokenLabel: "beta", PIN: []byte(hsm.beta.PIN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustRead(t, b, 32)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	modules.mu.Lock()
+	n := len(modules.modules)
+	modules.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d modules still loaded after the last Close", n)
+	}
+}
+
+func TestSoftHSMPool(t *testing.T) {
+	needSoftHSM(t)
+	pool, err := OpenPool(t.Context(),
+		Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"},
+		Config{ModulePath: hsm.beta.Module, TokenLabel: "beta"},
+		Config{ModulePath: hsm.beta.Module, TokenLabel: "gamma-not-there"}, // starts down
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for range 10 {
+		if err := pool.GenerateRandom(t.Context(), make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := pool.Stats()
+	if st[0].Calls == 0 || st[1].Calls == 0 || st[0].Calls+st[1].Calls != 10 || st[2].State != StateDown {
+		t.Errorf("calls %d + %d, third %v; want both used, 10 in all, third down", st[0].Calls, st[1].Calls, st[2].State)
+	}
+	if err := pool.SeedRandom(t.Context(), []byte("seed material")); err != nil {
+		t.Errorf("SeedRandom: %v", err)
+	}
+}
+
+// BenchmarkSoftHSMGenerateRandom measures one call through the whole
+// Token path (semaphore, session pool, checks, wiping) on SoftHSM.
+func BenchmarkSoftHSMGenerateRandom(b *testing.B) {
+	if hsm.err != nil {
+		b.Skip(hsm.err)
+	}
+	tok, err := Open(b.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tok.Close()
+	for _, n := range []int{32, MaxChunk} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			p := make([]byte, n)
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				if err := tok.GenerateRandom(b.Context(), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

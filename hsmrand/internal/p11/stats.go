@@ -1,0 +1,53 @@
+package p11
+
+import (
+	"maps"
+	"time"
+)
+
+// Stats is a snapshot of one token's counters and health, for metrics.
+type Stats struct {
+	Label  string // the token's label, once found
+	Serial string // the token's serial number, once found
+	Slot   uint   // the slot the token was last found in
+	State  State
+
+	Calls   uint64        // C_GenerateRandom calls that returned
+	Bytes   uint64        // bytes those calls returned (requests are at least 32 bytes)
+	Latency time.Duration // total time spent in those calls
+	Logins  uint64        // C_Login calls made
+
+	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
+	Recoveries uint64 // times the token was found again after being down
+
+	// Errors counts failures by CK_RV name ("CKR_DEVICE_REMOVED") or, for
+	// the output checks, "bad-block"; a token not found counts as
+	// "token-not-found".
+	Errors    map[string]uint64
+	LastError string    // the last fault's message (never holds a PIN)
+	RetryAt   time.Time // when a token that is down is looked for again
+}
+
+// counters are the Token's running totals; guarded by Token.mu.
+type counters struct {
+	calls, bytes, logins, reopens, recoveries uint64
+	latency                                   time.Duration
+	errors                                    map[string]uint64
+	lastError                                 string
+}
+
+// Stats returns a snapshot of the token's counters and state.
+func (t *Token) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Stats{
+		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
+		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
+		Reopens: t.st.reopens, Recoveries: t.st.recoveries,
+		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
+	}
+	if t.state == StateDown {
+		s.RetryAt = t.retryAt
+	}
+	return s
+}
