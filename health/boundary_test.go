@@ -1,0 +1,131 @@
+package health
+
+import (
+	"fmt"
+	"testing"
+)
+
+// boundaryConfigs are the configurations whose cutoffs TestRCTBoundary and
+// TestAPTBoundary check at C-1 (passes) and C (fails), PermanentAfter off.
+func boundaryConfigs() map[string]Config {
+	hsm := DefaultHSMConfig()
+	hsm.PermanentAfter = 0
+	return map[string]Config{
+		"hsm":             hsm,
+		"8bit-default":    {MinEntropy: 8},
+		"8bit-h0.5-2^-20": {MinEntropy: 0.5, IntermittentAlpha: 0x1p-20, PermanentAlpha: 0x1p-40},
+		"1bit-h1-2^-20":   {MinEntropy: 1, BitsPerSample: 1, IntermittentAlpha: 0x1p-20},
+		"4bit-default":    {MinEntropy: 4, BitsPerSample: 4},
+		"3bit-h2":         {MinEntropy: 2, BitsPerSample: 3, Window: 64},
+	}
+}
+
+// prefixLen is the length of the passing prefix before a constructed
+// failure: a multiple of every window and past the start-up test.
+const prefixLen = 2048
+
+// TestRCTBoundary builds, after a passing prefix, a run of C-1 and of C
+// equal samples for both the intermittent and the permanent cutoff C: C-1
+// must not reach the level, C must, at the run's C-th sample.
+func TestRCTBoundary(t *testing.T) {
+	for name, cfg := range boundaryConfigs() {
+		tr := newTester(t, cfg)
+		m := 1 << tr.Config().BitsPerSample
+		st := tr.Stats()
+		for _, level := range []struct {
+			kind   Kind
+			cutoff int
+		}{{Intermittent, st.RCT.Cutoff}, {Permanent, st.RCT.PermanentCutoff}} {
+			for _, length := range []int{level.cutoff - 1, level.cutoff} {
+				t.Run(fmt.Sprintf("%s/%v/run%d", name, level.kind, length), func(t *testing.T) {
+					tr := newTester(t, cfg)
+					prefix := cycle(prefixLen+5, 0, m)
+					v := byte((int(prefix[len(prefix)-1]) + 1) % m)
+					stream := append(prefix, make([]byte, length)...)
+					for i := len(prefix); i < len(stream); i++ {
+						stream[i] = v
+					}
+					stream = append(stream, cycle(prefixLen, int(v)+1, m)...)
+					fs := feed(t, tr, stream)
+					checkRunFailures(t, fs, st.RCT.Cutoff, level.kind, level.cutoff, length, int64(len(prefix)))
+				})
+			}
+		}
+	}
+}
+
+// checkRunFailures checks the failures of a run of length samples starting
+// at offset start: one per sample whose count reaches the intermittent
+// cutoff, the last permanent exactly when length reaches the permanent
+// cutoff under test.
+func checkRunFailures(t *testing.T, fs []Failure, intermittent int, kind Kind, cutoff, length int, start int64) {
+	t.Helper()
+	want := max(0, length-intermittent+1)
+	if len(fs) != want {
+		t.Fatalf("%d failures, want %d: %+v", len(fs), want, fs)
+	}
+	for i, f := range fs {
+		count := intermittent + i
+		wantKind, wantCutoff := Intermittent, intermittent
+		if kind == Permanent && count == cutoff {
+			wantKind, wantCutoff = Permanent, cutoff
+		}
+		wantOff := start + int64(count) - 1
+		if f.Test != RCT || f.Kind != wantKind || f.Count != count || f.Cutoff != wantCutoff || f.Offset != wantOff || f.StartUp != (i > 0) {
+			t.Errorf("failure %d = %+v, want RCT %v count %d cutoff %d offset %d start-up %v",
+				i, f, wantKind, count, wantCutoff, wantOff, i > 0)
+		}
+	}
+}
+
+// TestAPTBoundary builds, after a passing prefix, a window in which its
+// first sample occurs C-1 and C times, for both the intermittent and the
+// permanent cutoff C: C-1 must not reach the level, C must, at the C-th
+// occurrence.
+func TestAPTBoundary(t *testing.T) {
+	for name, cfg := range boundaryConfigs() {
+		tr := newTester(t, cfg)
+		m := 1 << tr.Config().BitsPerSample
+		w := tr.Config().Window
+		st := tr.Stats()
+		for _, level := range []struct {
+			kind   Kind
+			cutoff int
+		}{{Intermittent, st.APT.Cutoff}, {Permanent, st.APT.PermanentCutoff}} {
+			for _, k := range []int{level.cutoff - 1, level.cutoff} {
+				t.Run(fmt.Sprintf("%s/%v/count%d", name, level.kind, k), func(t *testing.T) {
+					tr := newTester(t, cfg)
+					prefix := cycle(prefixLen, 0, m)
+					a := byte((int(prefix[len(prefix)-1]) + 1) % m)
+					win := spread(w, k, a, m)
+					at := positions(win, a)
+					if len(at) != k {
+						t.Fatalf("window holds %d copies, want %d", len(at), k)
+					}
+					stream := append(append(prefix, win...), cycle(prefixLen, int(win[w-1])+1, m)...)
+					fs := feed(t, tr, stream)
+
+					want := max(0, k-st.APT.Cutoff+1)
+					if len(fs) != want {
+						t.Fatalf("%d failures, want %d: %+v", len(fs), want, fs)
+					}
+					for i, f := range fs {
+						count := st.APT.Cutoff + i
+						wantKind, wantCutoff := Intermittent, st.APT.Cutoff
+						if level.kind == Permanent && count == level.cutoff {
+							wantKind, wantCutoff = Permanent, level.cutoff
+						}
+						wantOff := int64(prefixLen + at[count-1])
+						if f.Test != APT || f.Kind != wantKind || f.Count != count || f.Cutoff != wantCutoff || f.Offset != wantOff || f.StartUp != (i > 0) {
+							t.Errorf("failure %d = %+v, want APT %v count %d cutoff %d offset %d start-up %v",
+								i, f, wantKind, count, wantCutoff, wantOff, i > 0)
+						}
+					}
+					if got := tr.Stats().APT.Max; got != k {
+						t.Errorf("Stats().APT.Max = %d, want %d", got, k)
+					}
+				})
+			}
+		}
+	}
+}

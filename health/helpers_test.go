@@ -1,0 +1,112 @@
+package health
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// newTester returns a Tester for cfg or fails the test.
+func newTester(t testing.TB, cfg Config) *Tester {
+	t.Helper()
+	tr, err := NewTester(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// feed writes stream to tr, carrying on after intermittent failures, and
+// returns the failures, up to and including the first permanent one.
+func feed(t testing.TB, tr *Tester, stream []byte) []Failure {
+	t.Helper()
+	var fs []Failure
+	for p := stream; len(p) > 0; {
+		n, err := tr.Write(p)
+		p = p[n:]
+		if err == nil {
+			continue
+		}
+		var f *Failure
+		if !errors.As(err, &f) {
+			t.Fatalf("Write returned %v, not a *Failure", err)
+		}
+		fs = append(fs, *f)
+		if f.Kind == Permanent {
+			break
+		}
+	}
+	return fs
+}
+
+// cycle returns n samples counting up from start modulo m (m ≥ 2): no
+// sample equals its predecessor, and each value comes once every m samples.
+func cycle(n, start, m int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte((start + i) % m)
+	}
+	return p
+}
+
+// spread returns a window of w samples in which exactly k (1 ≤ k ≤ w),
+// the first among them, equal a, at positions floor(j·w/k); the others run
+// through the values mod m other than a (for m = 2, all are 1-a).
+func spread(w, k int, a byte, m int) []byte {
+	p := make([]byte, w)
+	isA := make([]bool, w)
+	for j := range k {
+		isA[j*w/k] = true
+	}
+	others := 0
+	for i := range p {
+		if isA[i] {
+			p[i] = a
+			continue
+		}
+		p[i] = byte((int(a) + 1 + others%(m-1)) % m)
+		others++
+	}
+	return p
+}
+
+// positions returns the indexes of the samples of p equal to a.
+func positions(p []byte, a byte) []int {
+	var at []int
+	for i, x := range p {
+		if x == a {
+			at = append(at, i)
+		}
+	}
+	return at
+}
+
+// testdataDir returns the directory HSMENTROPY_TESTDATA names, or "" when
+// it is unset; with HSMENTROPY_REQUIRE_TESTDATA=1 an unset variable fails.
+func testdataDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("HSMENTROPY_TESTDATA")
+	if dir == "" && os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
+		t.Fatal("HSMENTROPY_TESTDATA is unset and HSMENTROPY_REQUIRE_TESTDATA=1")
+	}
+	return dir
+}
+
+// readTestdata reads a file of the NIST reference data, skipping the test
+// when it is not there (failing it when HSMENTROPY_REQUIRE_TESTDATA=1).
+func readTestdata(t testing.TB, rel string) []byte {
+	t.Helper()
+	dir := testdataDir(t)
+	if dir == "" {
+		t.Skip("HSMENTROPY_TESTDATA is unset: skipping the test on NIST reference data")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("NIST reference data missing: %v", err)
+	}
+	return b
+}

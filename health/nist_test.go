@@ -1,0 +1,77 @@
+package health
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+// TestNISTSamples runs the tests over the sample files shipped with NIST's
+// SP800-90B_EntropyAssessment tool, claiming the min-entropy the tool
+// assessed for each (hAssessed in its ea_non_iid output, default alphas):
+//
+//   - with that claim no file fails, except that biased-random-bits'
+//     claim (0.018 bits) is too low for the APT to fail at all, which
+//     NewTester refuses;
+//   - claiming full entropy (H = bits per sample), every file the tool
+//     rates below 0.6 of full entropy fails, and every file it rates at 0.7
+//     or more passes.
+func TestNISTSamples(t *testing.T) {
+	for _, name := range []string{
+		"biased-random-bits", "biased-random-bytes", "data.pi", "normal",
+		"rand1_short", "rand4_short", "rand8_short", "ringOsc-nist",
+		"truerand_1bit", "truerand_4bit", "truerand_8bit",
+	} {
+		t.Run(name, func(t *testing.T) {
+			bits, assessed := toolAssessment(t, name)
+			data := readTestdata(t, "sp800-90b/"+name+".bin")
+
+			cfg := Config{MinEntropy: assessed, BitsPerSample: bits}
+			tr, err := NewTester(cfg)
+			w := cfg.Window
+			if w == 0 {
+				w = map[bool]int{true: 1024, false: 512}[bits == 1]
+			}
+			if unreachable := APTCutoff(assessed, DefaultPermanentAlpha, w) > w; unreachable != (err != nil) {
+				t.Fatalf("NewTester(H = %g): %v; APT cutoff above the window: %v", assessed, err, unreachable)
+			}
+			if err == nil {
+				if fs := feed(t, tr, data); len(fs) != 0 {
+					t.Errorf("claiming the tool's H = %g: %d failures, the first %v", assessed, len(fs), &fs[0])
+				}
+			}
+
+			full := newTester(t, Config{MinEntropy: float64(bits), BitsPerSample: bits})
+			fs := feed(t, full, data)
+			ratio := assessed / float64(bits)
+			switch {
+			case ratio < 0.6 && len(fs) == 0:
+				t.Errorf("claiming full entropy (tool: %.3g of it): no failure in %d samples", ratio, len(data))
+			case ratio >= 0.7 && len(fs) != 0:
+				t.Errorf("claiming full entropy (tool: %.3g of it): failure %v", ratio, &fs[0])
+			}
+		})
+	}
+}
+
+// toolAssessment reads the sample width and hAssessed from the tool's
+// ea_non_iid JSON output for name.
+func toolAssessment(t *testing.T, name string) (bits int, assessed float64) {
+	var out struct {
+		TestCases []struct {
+			Desc     string  `json:"testCaseDesc"`
+			WordSize float64 `json:"dataWordSize"`
+			Assessed float64 `json:"hAssessed"`
+		} `json:"testCases"`
+	}
+	if err := json.Unmarshal(readTestdata(t, "sp800-90b/"+name+".noniid.json"), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range out.TestCases {
+		if tc.Desc == "Overall" {
+			return int(tc.WordSize), tc.Assessed
+		}
+	}
+	t.Fatal(errors.New("no Overall test case in the tool's output"))
+	return 0, 0
+}
