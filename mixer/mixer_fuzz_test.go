@@ -1,0 +1,84 @@
+package mixer
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzMixer drives a Mixer with a fuzzed configuration and a fuzzed
+// sequence of reads, prediction-resistant reads and primary failures, and
+// checks the read contract (all of p, or 0 bytes, p zeroed and an error
+// only when the hook chose Fail), the counters, and that no primary bytes
+// and no repeated 16-byte block appear in the output.
+func FuzzMixer(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 5, 9, 2, 3, 1, 0, 4})
+	f.Add([]byte{1, 3, 1, 3, 0, 3, 4, 3, 8, 2, 2, 255})
+	f.Add([]byte{2, 200, 2, 3, 0, 3, 1, 3, 2, 17, 33, 3, 1})
+	f.Add([]byte{3, 64, 0, 7, 11, 13, 3, 1, 3, 5, 3, 2})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) < 3 || len(ops) > 64 {
+			t.Skip()
+		}
+		primary := newMXSource("P", nil)
+		decision := Decision(ops[2] % 3)
+		var hookCalls uint64
+		m := newTestMixer(t, Config{
+			Primary:     primary,
+			Shards:      1 + int(ops[0]%2),
+			BufferSize:  BlockLen + int(ops[1])*4,
+			ReseedCalls: 1 + uint64(ops[0]/2%4),
+			OnPrimaryError: func(error) Decision {
+				hookCalls++ // reads run one at a time here
+				return decision
+			},
+		})
+		var out []byte
+		var reads, served uint64
+		for i, op := range ops[3:] {
+			var p []byte
+			var err error
+			switch op % 4 {
+			case 0, 1:
+				p = bytes.Repeat([]byte{0xee}, 1+int(op)*int(op)%(3*MaxRequest))
+				_, err = m.Read(p)
+			case 2:
+				p = bytes.Repeat([]byte{0xee}, 1+int(op)*7)
+				_, err = m.ReadPR(p)
+			case 3:
+				// The next primary read fails (once), or not.
+				primary.setFailures(int(op>>2) % 2)
+				continue
+			}
+			if err != nil {
+				if decision != Fail || !errors.Is(err, ErrPrimary) || !errors.Is(err, mxErrPrimaryDown) {
+					t.Fatalf("op %d: unexpected error %v (decision %v)", i, err, decision)
+				}
+				if !bytes.Equal(p, make([]byte, len(p))) {
+					t.Fatalf("op %d: failed read left bytes in p", i)
+				}
+				continue
+			}
+			reads++
+			served += uint64(len(p))
+			out = append(out, p...)
+		}
+		st := m.Stats()
+		if st.Reads != reads || st.BytesServed != served || st.PrimaryErrors != hookCalls {
+			t.Fatalf("Stats %+v, want %d reads, %d bytes, %d primary errors", st, reads, served, hookCalls)
+		}
+		_, consumed := primary.stats()
+		primaryBytes := mxStream("P", 0, consumed)
+		blocks := make(map[string]bool)
+		for i := 0; i+BlockLen <= len(primaryBytes); i += BlockLen {
+			blocks[string(primaryBytes[i:i+BlockLen])] = true
+		}
+		for i := 0; i+BlockLen <= len(out); i += BlockLen {
+			b := string(out[i : i+BlockLen])
+			if blocks[b] {
+				t.Fatalf("output block at %d repeats primary or earlier output bytes", i)
+			}
+			blocks[b] = true
+		}
+	})
+}

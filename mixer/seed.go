@@ -1,0 +1,64 @@
+package mixer
+
+import (
+	"fmt"
+	"time"
+)
+
+// reseedDue reports whether the policy asks for a reseed before a Generate
+// request of n bytes.
+func (m *Mixer) reseedDue(s *shard, n int) bool {
+	return s.calls >= m.cfg.reseedCalls ||
+		s.generated+uint64(n) > m.cfg.reseedBytes ||
+		(m.cfg.reseedInterval > 0 && time.Since(s.seededAt) >= m.cfg.reseedInterval)
+}
+
+// instantiate creates s's CTR_DRBG: entropy input from the primary, then
+// SeedLen OS bytes as personalization string, per SP 800-90A Rev. 1,
+// Section 10.2.1.3.1.
+func (m *Mixer) instantiate(s *shard) error {
+	osOnly, err := m.entropyInput(&s.entropy)
+	if err != nil {
+		return err
+	}
+	defer clear(s.entropy[:])
+	if err := m.readOS(&s.input); err != nil {
+		return err
+	}
+	defer clear(s.input[:])
+	d, err := NewCTR(s.entropy[:], nil, s.input[:], false)
+	if err != nil {
+		return fmt.Errorf("mixer: instantiate: %w", err)
+	}
+	s.drbg = d
+	s.seeded(osOnly)
+	return nil
+}
+
+// reseed reseeds s's CTR_DRBG: entropy input from the primary, then SeedLen
+// OS bytes as additional input, per SP 800-90A Rev. 1, Section 10.2.1.4.1.
+func (m *Mixer) reseed(s *shard) error {
+	osOnly, err := m.entropyInput(&s.entropy)
+	if err != nil {
+		return err
+	}
+	defer clear(s.entropy[:])
+	if err := m.readOS(&s.input); err != nil {
+		return err
+	}
+	defer clear(s.input[:])
+	if err := s.drbg.Reseed(s.entropy[:], s.input[:]); err != nil {
+		return fmt.Errorf("mixer: reseed: %w", err)
+	}
+	s.reseeds.Add(1)
+	s.seeded(osOnly)
+	return nil
+}
+
+// seeded restarts the reseed policy's counts after a seeding.
+func (s *shard) seeded(osOnly bool) {
+	s.seededAt = time.Now()
+	s.calls = 0
+	s.generated = 0
+	s.degraded.Store(osOnly)
+}
