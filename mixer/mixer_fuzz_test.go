@@ -51,7 +51,7 @@ func FuzzMixer(f *testing.F) {
 				continue
 			}
 			if err != nil {
-				if decision != Fail || !errors.Is(err, ErrPrimary) || !errors.Is(err, mxErrPrimaryDown) {
+				if decision != Fail || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
 					t.Fatalf("op %d: unexpected error %v (decision %v)", i, err, decision)
 				}
 				if !bytes.Equal(p, make([]byte, len(p))) {

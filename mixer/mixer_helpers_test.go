@@ -43,8 +43,8 @@ func (l *mxLog) sources() string {
 	return string(b)
 }
 
-// mxErrPrimaryDown is the error of a failing mxSource.
-var mxErrPrimaryDown = errors.New("test: primary source down")
+// errMxPrimaryDown is the error of a failing mxSource.
+var errMxPrimaryDown = errors.New("test: primary source down")
 
 // mxSource is a deterministic, recording reader. Without replay, byte i of
 // its stream is byte i%32 of SHA-256(name || i/32), so no two 16-byte
@@ -75,7 +75,7 @@ func (s *mxSource) Read(p []byte) (int, error) {
 			s.failures--
 		}
 		s.log.add(s.name+"!", nil)
-		return 0, mxErrPrimaryDown
+		return 0, errMxPrimaryDown
 	}
 	if s.replay != nil {
 		if s.pos >= uint64(len(s.replay)) {

@@ -103,10 +103,10 @@ func TestPrimaryErrorFail(t *testing.T) {
 	primary := newMXSource("P", nil)
 	primary.setFailures(-1)
 	hook := &mxHook{d: Fail}
-	if _, err := New(Config{Primary: primary, OnPrimaryError: hook.decide}); !errors.Is(err, ErrPrimary) || !errors.Is(err, mxErrPrimaryDown) {
+	if _, err := New(Config{Primary: primary, OnPrimaryError: hook.decide}); !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
 		t.Fatalf("New with a failing primary: %v, want ErrPrimary wrapping the cause", err)
 	}
-	if hook.calls != 1 || !errors.Is(hook.errs[0], mxErrPrimaryDown) {
+	if hook.calls != 1 || !errors.Is(hook.errs[0], errMxPrimaryDown) {
 		t.Errorf("hook called %d times with %v", hook.calls, hook.errs)
 	}
 	// A nil hook means Fail too.
@@ -121,7 +121,7 @@ func TestPrimaryErrorFail(t *testing.T) {
 	mxRead(t, m, 64)
 	primary.setFailures(1)
 	p := bytes.Repeat([]byte{0xff}, 64)
-	if n, err := m.Read(p); n != 0 || !errors.Is(err, ErrPrimary) || !errors.Is(err, mxErrPrimaryDown) {
+	if n, err := m.Read(p); n != 0 || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
 		t.Errorf("Read with the primary down = %d, %v", n, err)
 	}
 	if !bytes.Equal(p, make([]byte, 64)) {
@@ -234,7 +234,7 @@ func TestOSErrorFailsRead(t *testing.T) {
 	os := newMXSource("O", nil)
 	m := newTestMixer(t, Config{Primary: newMXSource("P", nil), OS: os, Shards: 1})
 	os.setFailures(1)
-	if _, err := m.Read(make([]byte, 32)); !errors.Is(err, mxErrPrimaryDown) || !strings.HasPrefix(err.Error(), "mixer: OS source: ") {
+	if _, err := m.Read(make([]byte, 32)); !errors.Is(err, errMxPrimaryDown) || !strings.HasPrefix(err.Error(), "mixer: OS source: ") {
 		t.Errorf("Read with the OS down: %v", err)
 	}
 	mxRead(t, m, 32)

@@ -5,7 +5,6 @@ package importcheck
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -44,7 +43,10 @@ type pkgInfo struct {
 
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list packages: %v", err)
+	}
 	cmd := exec.Command(gobin, "list", "-e", "-deps=false",
 		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}`, module+"/...")
 	cmd.Dir = filepath.Join("..", "..")
