@@ -206,13 +206,43 @@ func TestPrimaryErrorContinueOSOnly(t *testing.T) {
 		t.Error("degraded shards repeat output")
 	}
 
-	// The primary comes back: the next reseed of each shard uses it.
+	// The primary comes back: the next request of each shard reseeds from
+	// it, whatever the reseed policy's counts say.
 	primary.setFailures(0)
-	for i := 0; m.Stats().DegradedShards != 0; i++ {
-		if i == 1000 {
-			t.Fatalf("still degraded: %+v", m.Stats())
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		err := m.read(s, make([]byte, 64))
+		s.mu.Unlock()
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
 		}
-		mxRead(t, m, 64)
+	}
+	// Each failed primary read made exactly one OS-only seeding.
+	if st := m.Stats(); st.DegradedShards != 0 || st.OSOnlySeeds != st.PrimaryErrors {
+		t.Errorf("after the primary came back: %+v, want no degraded shard", st)
+	}
+}
+
+// TestDegradedShardRetriesPrimary checks that a shard seeded from the OS
+// alone goes back to the primary at its next request, not only when the
+// reseed policy's counts come due.
+func TestDegradedShardRetriesPrimary(t *testing.T) {
+	primary := newMXSource("P", nil)
+	primary.setFailures(-1)
+	hook := &mxHook{d: ContinueOSOnly}
+	m := newTestMixer(t, Config{
+		Primary: primary, OS: newMXSource("O", nil),
+		Shards: 1, BufferSize: 64, OnPrimaryError: hook.decide,
+	})
+	if st := m.Stats(); st.DegradedShards != 1 {
+		t.Fatalf("Stats %+v, want 1 degraded shard", st)
+	}
+	primary.setFailures(0)
+	mxRead(t, m, 64) // empties the buffer filled at New
+	mxRead(t, m, 64) // refills: the reseed comes first
+	if st := m.Stats(); st.DegradedShards != 0 || st.Reseeds == 0 {
+		t.Errorf("Stats %+v, want the shard reseeded from the primary", st)
 	}
 }
 

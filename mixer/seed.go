@@ -6,9 +6,12 @@ import (
 )
 
 // reseedDue reports whether the policy asks for a reseed before a Generate
-// request of n bytes.
+// request of n bytes. A shard last seeded from the OS alone tries the
+// primary again at every request, so it recovers as soon as the primary
+// does.
 func (m *Mixer) reseedDue(s *shard, n int) bool {
-	return s.calls >= m.cfg.reseedCalls ||
+	return s.degraded.Load() ||
+		s.calls >= m.cfg.reseedCalls ||
 		s.generated+uint64(n) > m.cfg.reseedBytes ||
 		(m.cfg.reseedInterval > 0 && time.Since(s.seededAt) >= m.cfg.reseedInterval)
 }
