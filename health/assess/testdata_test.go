@@ -1,0 +1,315 @@
+package assess
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The reference data are the sample files shipped with NIST's
+// SP800-90B_EntropyAssessment (https://github.com/usnistgov/SP800-90B_EntropyAssessment,
+// bin/, v1.1.7), and beside each X.bin the JSON (X.noniid.json) and verbose
+// text (X.noniid.txt) that `ea_non_iid -vv` printed for it. The directory is
+// $HSMENTROPY_TESTDATA/sp800-90b.
+
+// relTol is the agreement required with the tool: NIST's own builds agree
+// with each other to about 1e-13.
+const relTol = 1e-9
+
+// noniidTestdata returns the reference directory, or skips the test when it
+// is not configured (fails instead when HSMENTROPY_REQUIRE_TESTDATA=1).
+func noniidTestdata(t testing.TB) string {
+	t.Helper()
+	root := os.Getenv("HSMENTROPY_TESTDATA")
+	dir := filepath.Join(root, "sp800-90b")
+	if root == "" {
+		missingTestdata(t, "HSMENTROPY_TESTDATA is not set")
+	} else if _, err := os.Stat(dir); err != nil {
+		missingTestdata(t, err.Error())
+	}
+	return dir
+}
+
+func missingTestdata(t testing.TB, why string) {
+	t.Helper()
+	msg := "SP 800-90B reference data unavailable (" + why + "); set HSMENTROPY_TESTDATA to the directory holding sp800-90b/"
+	if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// noniidCase is one reference file: its samples and what the tool printed.
+type noniidCase struct {
+	name    string
+	raw     []byte
+	json    toolJSON
+	verbose map[string]string // "Bitstring Collision Estimate: v" -> "3199626"
+}
+
+// toolJSON is the part of the tool's JSON the tests read.
+type toolJSON struct {
+	TestCases []map[string]any `json:"testCases"`
+}
+
+// loadNoniidCases reads every X.noniid.json with its X.bin and X.noniid.txt.
+func loadNoniidCases(t testing.TB) []noniidCase {
+	t.Helper()
+	dir := noniidTestdata(t)
+	files, err := filepath.Glob(filepath.Join(dir, "*.noniid.json"))
+	if err != nil || len(files) == 0 {
+		missingTestdata(t, "no *.noniid.json in "+dir)
+	}
+	var cases []noniidCase
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".noniid.json")
+		c := noniidCase{name: name}
+		js, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(js, &c.json); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if c.raw, err = os.ReadFile(filepath.Join(dir, name+".bin")); err != nil {
+			t.Fatal(err)
+		}
+		txt, err := os.ReadFile(filepath.Join(dir, name+".noniid.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.verbose = parseVerbose(txt)
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// parseVerbose maps "<label> <estimator> Estimate: <key>" to its value, and
+// bare "<key> = <value>" lines (H_original, …) to theirs.
+func parseVerbose(txt []byte) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(txt))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " = ")
+		if !ok {
+			// "Bitstring Collision Estimate: Found p." and the like.
+			if k, v, ok = strings.Cut(sc.Text(), "Estimate: "); ok {
+				m[k+"Estimate: "+v] = "true"
+			}
+			continue
+		}
+		m[k] = v
+	}
+	return m
+}
+
+// num returns the value of key in the verbose output, failing the test if it
+// is missing.
+func (c noniidCase) num(t *testing.T, key string) float64 {
+	t.Helper()
+	s, ok := c.verbose[key]
+	if !ok {
+		t.Fatalf("%s: no %q in the tool's verbose output", c.name, key)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("%s: %q = %q: %v", c.name, key, s, err)
+	}
+	return f
+}
+
+// has reports whether the verbose output has key.
+func (c noniidCase) has(key string) bool {
+	_, ok := c.verbose[key]
+	return ok
+}
+
+// checkClose fails unless got equals want to a relative relTol (exactly, for
+// want == 0).
+func checkClose(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if !relClose(got, want, relTol) {
+		t.Errorf("%s = %.17g, the tool's %.17g (relative error %.3g)", what, got, want, math.Abs(got-want)/math.Abs(want))
+	}
+}
+
+func relClose(got, want, tol float64) bool {
+	if got == want {
+		return true
+	}
+	return math.Abs(got-want) <= tol*math.Abs(want)
+}
+
+// TestEstimatorsMatchTool compares the Most Common Value, Collision, Markov
+// and Compression estimates and every intermediate value the tool prints
+// with the tool's verbose output, for every reference file: on the bitstring
+// when the samples have more than two values, on the samples when they have
+// two, as the tool runs them.
+func TestEstimatorsMatchTool(t *testing.T) {
+	for _, c := range loadNoniidCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := Prepare(c.raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type seq struct {
+				label string
+				s     []byte
+				k     int
+			}
+			seqs := []seq{{"Literal", d.Symbols, d.K}}
+			binary := []seq{{"Literal", d.Symbols, 2}}
+			if d.K > 2 {
+				binary = []seq{{"Bitstring", d.Bitstring, 2}}
+				seqs = append(seqs, binary[0])
+			}
+			for _, q := range seqs {
+				p := q.label + " Most Common Value Estimate: "
+				r := MostCommonValue(q.s, q.k)
+				checkClose(t, p+"Mode count", float64(r.Mode), c.num(t, p+"Mode count"))
+				checkClose(t, p+"p-hat", r.PHat, c.num(t, p+"p-hat"))
+				checkClose(t, p+"p_u", r.PU, c.num(t, p+"p_u"))
+				checkClose(t, p+"min entropy", r.MinEntropy, c.num(t, p+"min entropy"))
+			}
+			for _, q := range binary {
+				p := q.label + " Collision Estimate: "
+				col := Collision(q.s)
+				checkClose(t, p+"v", float64(col.V), c.num(t, p+"v"))
+				checkClose(t, p+"Sum t_i", float64(col.SumT), c.num(t, p+"Sum t_i"))
+				checkClose(t, p+"X-bar", col.XBar, c.num(t, p+"X-bar"))
+				checkClose(t, p+"sigma-hat", col.SigmaHat, c.num(t, p+"sigma-hat"))
+				checkClose(t, p+"X-bar'", col.XBarPrime, c.num(t, p+"X-bar'"))
+				checkClose(t, p+"p", col.P, c.num(t, p+"p"))
+				checkClose(t, p+"min entropy", col.MinEntropy, c.num(t, p+"min entropy"))
+				if col.Found != c.has(p+"Found p.") {
+					t.Errorf("%sFound = %v, the tool's %v", p, col.Found, !col.Found)
+				}
+
+				p = q.label + " Markov Estimate: "
+				mk := Markov(q.s)
+				for _, f := range []struct {
+					key string
+					got float64
+				}{
+					{"P_0", mk.P0}, {"P_1", mk.P1},
+					{"P_{0,0}", mk.P00}, {"P_{0,1}", mk.P01}, {"P_{1,0}", mk.P10}, {"P_{1,1}", mk.P11},
+					{"p-hat_max", mk.PHatMax}, {"min entropy", mk.MinEntropy},
+				} {
+					checkClose(t, p+f.key, f.got, c.num(t, p+f.key))
+				}
+
+				p = q.label + " Compression Estimate: "
+				cm := Compression(q.s)
+				checkClose(t, p+"X-bar", cm.XBar, c.num(t, p+"X-bar"))
+				checkClose(t, p+"sigma-hat", cm.SigmaHat, c.num(t, p+"sigma-hat"))
+				checkClose(t, p+"X-bar'", cm.XBarPrime, c.num(t, p+"X-bar'"))
+				checkClose(t, p+"p", cm.P, c.num(t, p+"p"))
+				checkClose(t, p+"min entropy", cm.MinEntropy, c.num(t, p+"min entropy"))
+				if cm.Found != c.has(p+"Found p.") {
+					t.Errorf("%sFound = %v, the tool's %v", p, cm.Found, !cm.Found)
+				}
+			}
+		})
+	}
+}
+
+// TestNonIIDMatchesTool runs the whole non-IID track on every reference
+// file and compares every value of the report with the tool's JSON (same
+// test cases, same fields, values to a relative 1e-9), and every line of the
+// verbose output with the tool's -vv text (same keys, numbers to 1e-9).
+func TestNonIIDMatchesTool(t *testing.T) {
+	for _, c := range loadNoniidCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := Prepare(c.raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := NonIID(t.Context(), d, NonIIDOptions{Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareReport(t, r.Report(RunInfo{}), c.json)
+
+			var buf bytes.Buffer
+			if err := r.WriteVerbose(&buf); err != nil {
+				t.Fatal(err)
+			}
+			compareVerbose(t, parseVerbose(buf.Bytes()), c.verbose)
+		})
+	}
+}
+
+// compareReport checks that got has the tool's test cases with the same
+// numeric fields and values.
+func compareReport(t *testing.T, got NonIIDReport, want toolJSON) {
+	t.Helper()
+	js, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours toolJSON
+	if err := json.Unmarshal(js, &ours); err != nil {
+		t.Fatal(err)
+	}
+	if len(ours.TestCases) != len(want.TestCases) {
+		t.Fatalf("%d test cases, the tool has %d", len(ours.TestCases), len(want.TestCases))
+	}
+	for i, w := range want.TestCases {
+		g := ours.TestCases[i]
+		desc := w["testCaseDesc"]
+		if g["testCaseDesc"] != desc {
+			t.Errorf("test case %d is %q, the tool's %q", i, g["testCaseDesc"], desc)
+			continue
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok {
+				t.Errorf("%s: no %s (the tool's %v)", desc, k, wv)
+				continue
+			}
+			if wf, isNum := wv.(float64); isNum {
+				checkClose(t, fmt.Sprintf("%s: %s", desc, k), gv.(float64), wf)
+			}
+		}
+		for k, gv := range g {
+			if _, ok := w[k]; !ok {
+				t.Errorf("%s: %s = %v, which the tool does not report", desc, k, gv)
+			}
+		}
+	}
+}
+
+// compareVerbose checks that got has every key of the tool's verbose
+// output and no other, with the same values.
+func compareVerbose(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	for k, wv := range want {
+		gv, ok := got[k]
+		if !ok {
+			t.Errorf("verbose: no %q (the tool's %s)", k, wv)
+			continue
+		}
+		wf, werr := strconv.ParseFloat(wv, 64)
+		gf, gerr := strconv.ParseFloat(gv, 64)
+		if werr != nil || gerr != nil {
+			if gv != wv {
+				t.Errorf("verbose: %q = %q, the tool's %q", k, gv, wv)
+			}
+			continue
+		}
+		checkClose(t, "verbose: "+k, gf, wf)
+	}
+	for k, gv := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("verbose: %q = %q, which the tool does not print", k, gv)
+		}
+	}
+}
