@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/health/assess"
+)
+
+const assessUsage = `Usage: entropyd assess [options] [FILE]
+
+Estimates the min-entropy of recorded noise-source samples per NIST SP 800-90B,
+with the numbers of NIST's SP800-90B_EntropyAssessment %s (ea_non_iid, ea_iid).
+FILE holds one sample per byte, in its low bits; "-" or no FILE reads standard
+input, so that "entropyd sample ... | entropyd assess" works. SP 800-90B asks for
+at least 1,000,000 samples.
+
+Options:
+`
+
+// assessFlags are the options of entropyd assess.
+type assessFlags struct {
+	bits        int
+	iid, nonIID bool
+	json        bool
+	verbose     bool
+	conditioned bool
+	truncate    bool
+	shuffles    int
+	workers     int
+}
+
+func (f *assessFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.bits, "bits", 0, "bits per sample, 1 to 8 (default: inferred from the highest bit set)")
+	fs.BoolVar(&f.nonIID, "non-iid", false, "run the non-IID track, SP 800-90B Section 6.3 (the default)")
+	fs.BoolVar(&f.iid, "iid", false, "run the IID track, SP 800-90B Section 5 (permutation, chi-square and LRS tests)")
+	fs.BoolVar(&f.json, "json", false, "print the tool's JSON report instead of a table")
+	fs.BoolVar(&f.verbose, "verbose", false, "print every intermediate value first, as the tool's -vv (non-IID)")
+	fs.BoolVar(&f.conditioned, "conditioned", false, "assess a conditioned sequential dataset: the bitstring only, h' (the tool's -c)")
+	fs.BoolVar(&f.truncate, "truncate", false, "assess at most the first 1000000 bits of the bitstring (the tool's -t)")
+	fs.IntVar(&f.shuffles, "shuffles", 0, "permutations of the IID permutation tests (default 10000, as the standard asks)")
+	fs.IntVar(&f.workers, "workers", 0, "estimators run at once (default: the number of CPUs)")
+}
+
+// runAssess is entropyd assess.
+func runAssess(ctx context.Context, s streams, args []string) error {
+	var f assessFlags
+	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), assessUsage, assess.ReferenceToolVersion)
+		fs.PrintDefaults()
+	}
+	f.register(fs)
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(files) > 1:
+		return usageError("assess: one FILE at most, %d given", len(files))
+	case f.iid && f.nonIID:
+		return usageError("assess: --iid and --non-iid exclude each other")
+	case f.bits < 0 || f.bits > 8:
+		return usageError("assess: --bits %d not in 1..8", f.bits)
+	case f.shuffles < 0 || f.workers < 0:
+		return usageError("assess: --shuffles and --workers must not be negative")
+	}
+	name := "-"
+	if len(files) == 1 {
+		name = files[0]
+	}
+
+	raw, err := readInput(name, s.stdin)
+	if err != nil {
+		return err
+	}
+	d, err := assess.Prepare(raw, f.bits)
+	if err != nil {
+		return fmt.Errorf("%s: %w", displayName(name), err) // err says "assess: …"
+	}
+	for _, w := range d.Warnings {
+		msg := strings.TrimPrefix(w.Error(), "assess: ")
+		if errors.Is(w, assess.ErrFewSamples) {
+			msg = fmt.Sprintf("only %d samples: %s, the minimum of SP 800-90B Section 3.1.1", len(raw), msg)
+		}
+		fmt.Fprintf(s.stderr, "entropyd: warning: %s: %s\n", displayName(name), msg)
+	}
+
+	sum := sha256.Sum256(raw)
+	info := assess.RunInfo{
+		Filename:    name,
+		SHA256:      hex.EncodeToString(sum[:]),
+		Commandline: strings.Join(append([]string{"entropyd", "assess"}, args...), " "),
+		Time:        time.Now(),
+		ToolVersion: version(),
+	}
+	prog := newProgress(s.stderr)
+	defer prog.done()
+	if f.iid {
+		return assessIID(ctx, s, d, f, info, prog)
+	}
+	return assessNonIID(ctx, s, d, f, info, prog)
+}
+
+// parseInterspersed parses flags that may follow the file name too.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: assess: %w", errUsage, err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// readInput reads the samples from a file, or standard input for "-".
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	if name != "-" {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("assess: %w", err)
+		}
+		return raw, nil
+	}
+	if isTerminal(stdin) {
+		return nil, usageError("assess: no FILE given and standard input is a terminal; pipe samples in or name a file")
+	}
+	raw, err := io.ReadAll(stdin)
+	if err != nil {
+		return nil, fmt.Errorf("assess: reading standard input: %w", err)
+	}
+	return raw, nil
+}
+
+func displayName(name string) string {
+	if name == "-" {
+		return "standard input"
+	}
+	return name
+}
+
+// assessNonIID runs the non-IID track and prints its table or JSON.
+func assessNonIID(ctx context.Context, s streams, d *assess.Data, f assessFlags, info assess.RunInfo, prog *progress) error {
+	r, err := assess.NonIID(ctx, d, assess.NonIIDOptions{
+		Conditioned: f.conditioned,
+		Truncate:    f.truncate,
+		Workers:     f.workers,
+		Progress:    prog.estimators,
+	})
+	prog.done()
+	if err != nil {
+		return fmt.Errorf("assess: non-IID track: %w", err)
+	}
+	if f.verbose {
+		if err := r.WriteVerbose(s.stdout); err != nil {
+			return err
+		}
+		fmt.Fprintln(s.stdout)
+	}
+	if f.json {
+		return writeJSON(s.stdout, r.Report(info))
+	}
+	return r.WriteTable(s.stdout)
+}
+
+// iidReport is the JSON ea_iid writes with -o: the run header and one test
+// case.
+type iidReport struct {
+	IID                  bool               `json:"IID"`
+	Commandline          string             `json:"commandline"`
+	DateTimeStamp        string             `json:"dateTimeStamp"`
+	ErrorLevel           int                `json:"errorLevel"`
+	Filename             string             `json:"filename"`
+	ReferenceToolVersion string             `json:"referenceToolVersion"`
+	SHA256               string             `json:"sha256"`
+	TestCases            []assess.IIDResult `json:"testCases"`
+	Tool                 string             `json:"tool"`
+	ToolVersion          string             `json:"toolVersion"`
+	Type                 string             `json:"type"`
+}
+
+// assessIID runs the IID track and prints its summary or JSON.
+func assessIID(ctx context.Context, s streams, d *assess.Data, f assessFlags, info assess.RunInfo, prog *progress) error {
+	if f.conditioned {
+		return usageError("assess: --conditioned applies to the non-IID track")
+	}
+	r, err := assess.IIDContext(ctx, d, assess.IIDOptions{
+		Shuffles:          f.shuffles,
+		Workers:           f.workers,
+		TruncateBitstring: f.truncate,
+		Progress:          prog.shuffles,
+	})
+	prog.done()
+	if err != nil {
+		return fmt.Errorf("assess: IID track: %w", err)
+	}
+	if f.json {
+		return writeJSON(s.stdout, iidReport{
+			IID:                  true,
+			Commandline:          info.Commandline,
+			DateTimeStamp:        info.DateTimeStamp(),
+			Filename:             info.Filename,
+			ReferenceToolVersion: assess.ReferenceToolVersion,
+			SHA256:               info.SHA256,
+			TestCases:            []assess.IIDResult{r},
+			Tool:                 assess.ToolName,
+			ToolVersion:          info.ToolVersion,
+		})
+	}
+	return writeIIDTable(s.stdout, d, &r)
+}
+
+// writeIIDTable prints the IID verdicts and the estimate.
+func writeIIDTable(w io.Writer, d *assess.Data, r *assess.IIDResult) error {
+	verdict := func(ok bool) string {
+		if ok {
+			return "passed"
+		}
+		return "FAILED"
+	}
+	fmt.Fprintf(w, "IID track (SP 800-90B Section 5), %d samples of %d bits, %d distinct values\n\n", len(d.Symbols), d.Bits, d.K)
+	fmt.Fprintf(w, "Permutation tests (5.1)          %s\n", verdict(r.PassedIIDPermutationTests))
+	fmt.Fprintf(w, "Chi-square tests (5.2.1-5.2.4)   %s\n", verdict(r.PassedChiSquareTests))
+	fmt.Fprintf(w, "LRS test (5.2.5)                 %s\n\n", verdict(r.PassedLongestRepeatedSubstringTest))
+	fmt.Fprintf(w, "Most Common Value (6.3.1): H_original %.6f", r.HOriginal)
+	if r.Bitstring != nil {
+		fmt.Fprintf(w, ", H_bitstring %.6f", r.HBitstring)
+	}
+	fmt.Fprintln(w)
+	if !r.Passed() {
+		fmt.Fprintf(w, "The samples failed an IID test: no entropy may be claimed under the IID assumption;\nrun entropyd assess --non-iid.\n")
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "Assessed min-entropy: %.6f bits per %d-bit sample\n", r.HAssessed, d.Bits)
+	return err
+}
+
+// writeJSON writes v indented, as the tool does.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "   ")
+	return enc.Encode(v)
+}
