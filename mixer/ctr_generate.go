@@ -101,6 +101,10 @@ func (d *CTR) generateBlocks(out []byte) {
 	d.update(&d.provided)
 }
 
+// zeroBlocks is never written: it is the all-zero plaintext whose
+// encryption in CTR mode is the keystream.
+var zeroBlocks [16 << 10]byte
+
 // generateStream runs Steps 3-6 of Section 10.2.1.5.1 with one AES-256-CTR
 // keystream. ctr_len = blocklen, so V is a full 128-bit big-endian counter,
 // exactly as in cipher.NewCTR: with IV = V+1 the keystream is E(K, V+1) ||
@@ -112,9 +116,13 @@ func (d *CTR) generateStream(out []byte) {
 	incrementV(&d.v)
 	s := cipher.NewCTR(d.cipher(), d.v[:])
 
-	// Steps 3-5.
-	clear(out)
-	s.XORKeyStream(out, out)
+	// Steps 3-5. XORing the keystream into zeros read from a constant
+	// all-zero block, rather than clearing out first, saves a pass over out.
+	for q := out; len(q) > 0; {
+		n := min(len(q), len(zeroBlocks))
+		s.XORKeyStream(q[:n], zeroBlocks[:n])
+		q = q[n:]
+	}
 	if r := len(out) % BlockLen; r != 0 {
 		// Discard the rest of the last, truncated, block.
 		s.XORKeyStream(d.pad[:BlockLen-r], d.pad[:BlockLen-r])
