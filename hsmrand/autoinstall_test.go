@@ -1,0 +1,99 @@
+package hsmrand
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAutoinstall builds a program that imports hsmrand/autoinstall and
+// runs it: with a good configuration crypto/rand.Reader is the installed
+// Reader before main runs; with none, or a wrong PIN, the process stops
+// before main with exit status 2 and a clear message that never holds the
+// PIN. (The package cannot be tested in its own test binary: its init
+// would run there.)
+func TestAutoinstall(t *testing.T) {
+	needSoftHSM(t)
+	if testing.Short() {
+		t.Skip("builds a program; skipped under -short")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the test program: %v", err)
+	}
+	prog := filepath.Join(t.TempDir(), "prog")
+	build := exec.Command(gobin, "build", "-o", prog, "./autoinstall/testdata/prog")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	const wrongPIN = "wrong-pin-271828"
+	for _, tc := range []struct {
+		name      string
+		env       []string
+		exit      int
+		stdout    string
+		stderr    []string
+		notStderr string
+	}{
+		{"uri", []string{EnvURI + "=" + fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", hsm.main.Label, hsm.main.Module, hsm.pinFile)},
+			0, "reader=*hsmrand.installed GODEBUG=cryptocustomrand=1\n", nil, ""},
+		{"vault", []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + hsm.main.PIN, "GODEBUG=cryptocustomrand=0"},
+			0, "reader=*hsmrand.installed GODEBUG=cryptocustomrand=0\n", nil, ""},
+		{"nothing configured", nil,
+			autoinstallExit, "", []string{"hsmrand/autoinstall: FATAL", "no HSM configured", EnvURI}, ""},
+		{"wrong PIN", []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + wrongPIN},
+			autoinstallExit, "", []string{"hsmrand/autoinstall: FATAL", "CKR_PIN_INCORRECT"}, wrongPIN},
+		{"bad policy", []string{EnvURI + "=pkcs11:token=x?module-path=/x.so", EnvPolicy + "=maybe"},
+			autoinstallExit, "", []string{"FATAL", EnvPolicy}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(prog)
+			cmd.Env = append(cleanEnv(), tc.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.exit || stdout.String() != tc.stdout {
+				t.Errorf("exit %d, stdout %q; want %d, %q (stderr: %s)", code, stdout.String(), tc.exit, tc.stdout, stderr.String())
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr.String())
+				}
+			}
+			if tc.notStderr != "" && strings.Contains(stderr.String(), tc.notStderr) {
+				t.Errorf("stderr shows the PIN:\n%s", stderr.String())
+			}
+			if tc.exit != 0 {
+				t.Logf("stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// autoinstallExit is autoinstall.ExitCode (importing the package here would
+// make an import cycle).
+const autoinstallExit = 2
+
+// cleanEnv is the environment without hsmrand's, Vault's and GODEBUG
+// variables; SOFTHSM2_CONF stays.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HSMRAND_") && !strings.HasPrefix(kv, "VAULT_HSM_") && !strings.HasPrefix(kv, "GODEBUG=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -1,0 +1,173 @@
+// Package hsmrand provides an io.Reader of random bytes backed by a hardware
+// security module: a [Reader] that mixes the HSM's output with the operating
+// system's, can stand in for crypto/rand.Reader ([Install]), and satisfies
+// go-kms-wrapping's entropy.Sourcer ([Reader.GetRandom]).
+//
+//	r, err := hsmrand.Open(ctx, hsmrand.Config{
+//		URI: "pkcs11:token=vault?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/hsm.pin",
+//	})
+//	...
+//	defer r.Close()
+//	key := make([]byte, 32)
+//	_, err = io.ReadFull(r, key)
+//
+// [Open] reaches a PKCS#11 token (by RFC 7512 URI, by fields, or by Vault's
+// VAULT_HSM_* variables through [ConfigFromEnv]); [New] takes any other
+// primary source, such as /dev/hwrng or a test source. Importing
+// hsmrand/autoinstall does Open and Install from the environment and stops
+// the process if the HSM cannot be used.
+//
+// # Sources and mixing
+//
+// A refiller goroutine, with its own context, draws from the HSM in
+// requests of up to 64 KiB (C_GenerateRandom), health-tests every byte and
+// keeps a bounded buffer (Options.HSMBuffer, 64 KiB) of healthy bytes,
+// topping it up when it is half empty. Reads never call the HSM: after Open
+// returns, a Read waits on the HSM only if the buffer runs dry, which takes
+// an HSM that is down or much slower than the demand.
+//
+// The output comes from package mixer's construction: CTR_DRBG with AES-256
+// and no derivation function (SP 800-90A Rev. 1, Section 10.2.1), in
+// GOMAXPROCS shards. Each shard is instantiated with 48 HSM bytes as entropy
+// input and 48 OS bytes as personalization string, reseeded with 48 HSM
+// bytes and 48 OS bytes as additional input (by default every minute, every
+// GiB or every 2^20 requests per shard: Options.Reseed), and takes 48 fresh
+// OS bytes as additional input with every Generate request. Without the
+// derivation function these inputs are XORed into the state, so the output
+// is at least as strong as the stronger source (mixer's documentation gives
+// the argument). The HSM bytes of a seeding are taken before the OS bytes,
+// and the buffer hands each HSM byte to one seeding only.
+//
+// [Reader.GetRandom] reads with prediction resistance (SP 800-90A Rev. 1,
+// Section 9.3.1): every 64 KiB of its output follows a reseed from fresh
+// HSM bytes, so each call draws 48 HSM bytes (per 64 KiB) from the buffer.
+// Options.PredictionResistance does the same for every Read.
+//
+// Speed: a Read shorter than the mixer's 16 KiB buffer is a copy from a
+// shard's buffer and does not allocate; longer reads are generated straight
+// into the caller's slice, at the cost of three allocations per 64 KiB
+// request inside crypto/aes (see mixer's "Speed and allocations").
+//
+// # Failure policy
+//
+// The HSM can be down (not answering, backing off, failing over), too slow
+// for the demand, or failed for good (its output failed the health tests
+// permanently, the token refused the PIN at a re-login, the source ended).
+// Options.Policy chooses what happens when a read needs fresh HSM bytes and
+// the buffer cannot supply them:
+//
+//   - [FailClosed], the default: the read waits up to Options.Deadline (5 s)
+//     for the refiller, then fails with [ErrUnavailable]; the next read tries
+//     again. A permanent failure is sticky: the Reader enters StateFailed
+//     and every read returns [ErrHealthFailure] or [ErrSourceFailed], as
+//     age's stream reader keeps failing after its first failure. No output
+//     ever rests on the OS alone.
+//   - [Degrade]: the seeding uses the OS source alone
+//     (mixer.ContinueOSOnly), without waiting while the HSM is known to be
+//     down, and the read succeeds. The Reader enters StateDegraded;
+//     Stats shows the state, the time spent degraded, the OS-only seedings
+//     and the degraded shards, and Options.OnStateChange is called. Each
+//     degraded shard tries the HSM again at its next request, so the Reader
+//     is healthy again as soon as the HSM is back.
+//
+// Reads that need no HSM bytes (most reads: a shard reseeds once a minute)
+// are served under either policy while the HSM is down; Stats then shows
+// StateSourceDown. An installed Reader never returns an error, whatever the
+// policy; see below.
+//
+// # Installing as crypto/rand.Reader
+//
+// [Install] makes a Reader crypto/rand.Reader and returns a function that
+// undoes it. crypto/rand.Read crashes the process, without an error to
+// recover, when a replaced Reader fails (go.dev/issue/66821), so an
+// installed Reader never returns one: under FailClosed it blocks until the
+// HSM is back (for good, after a permanent failure: the process stops
+// getting randomness rather than getting weaker randomness), and under
+// Degrade it serves from the OS. Stats.InstalledWaits counts its waits.
+// A Reader closed while installed hands crypto/rand back to the Reader it
+// replaced.
+//
+// # Go 1.26 and GODEBUG=cryptocustomrand
+//
+// Since Go 1.26, crypto/ecdsa, crypto/rsa, crypto/ecdh, crypto/dsa,
+// crypto/rand.Prime and ed25519.GenerateKey(nil) ignore crypto/rand.Reader
+// and the reader they are passed, and use the standard library's own
+// source, unless GODEBUG=cryptocustomrand=1 is in effect
+// (crypto/internal/rand.CustomReader reads the setting on every call).
+// crypto/rand.Read, ed25519.GenerateKey(r) and code that reads
+// crypto/rand.Reader itself use an installed Reader in any case.
+//
+// A GODEBUG change made with os.Setenv takes effect at once, so Install appends
+// cryptocustomrand=1 to GODEBUG, and its restore function takes it out again.
+// If the GODEBUG variable already names cryptocustomrand, Install leaves it as
+// it is: a program that wants key generation on the standard library's source
+// runs with GODEBUG=cryptocustomrand=0. (A //go:debug directive only sets the
+// default, which the variable overrides, so it does not stop Install.) Go says
+// the setting will be removed in a future release; from then on only
+// crypto/rand.Read, ed25519.GenerateKey(r) and code that reads
+// crypto/rand.Reader itself can use the HSM.
+//
+// # Sessions and concurrency
+//
+// A Reader is safe for concurrent use. Reads go to the mixer's shards
+// (one lock each, no global lock; a read locks only the shard it uses).
+// PKCS#11 allows many threads in one module but not two on one session:
+// only the refiller calls the token, one request at a time, on a session
+// taken from the p11 layer's small pool (Config.MaxSessions) and given
+// back, so no session is ever shared and at most one cgo call per Reader
+// is in flight, blocking one OS thread. The module context is shared with
+// the rest of the process and initialised once; closing the last Reader
+// finalises it only if hsmrand initialised it. When another handle closes
+// the sessions (C_CloseAllSessions) or the token is re-plugged, the p11
+// layer reopens a session, logs in again and finds the token anew, by its
+// label or serial, while reads go on from the buffer.
+//
+// Close stops the refiller, waiting for a request in flight, then wipes and
+// closes everything. The OnStateChange hook runs from the refiller or from
+// a read with locks held: it must be quick and must not read from the
+// Reader.
+//
+// # Health tests and what they mean on HSM output
+//
+// Every HSM byte passes the SP 800-90B continuous health tests (package
+// health: the Repetition Count Test, Section 4.4.1, and the Adaptive
+// Proportion Test, Section 4.4.2), after a start-up test over the first
+// 1,024 bytes, with health.DefaultHSMConfig unless Options.Health says
+// otherwise (H = 8 bits per byte, intermittent alpha 2^-64: about one false
+// alarm in 5,800 years at 100 MB/s). An intermittent failure quarantines
+// the failing request and everything still buffered: the bytes are wiped
+// unused, counted in Stats.Quarantined, and the start-up test runs again. A
+// permanent failure ends the HSM stream (see Failure policy).
+//
+// An HSM's output is already the output of its own DRBG, not raw noise. On
+// it these tests catch a stuck or broken token, driver or bus: a constant
+// or repeated short output, a dominant value. They do not make the HSM an
+// SP 800-90B entropy source and say nothing about its entropy; any
+// deterministic stream passes them. The p11 layer also refuses short,
+// all-zero and repeated C_GenerateRandom blocks.
+//
+// # Security
+//
+//   - HSM bytes are never output: they only seed CTR_DRBG instances, each
+//     byte one instance, and the output is never the HSM's alone. A Reader's
+//     output reveals nothing about the HSM stream to other consumers of the
+//     HSM, and an HSM that is broken or hostile cannot weaken the output
+//     below the OS source.
+//   - Wiping: the buffer wipes each HSM byte as it hands it out, and wipes
+//     quarantined bytes; the mixer wipes its inputs once consumed and its
+//     buffers as it serves them; Close wipes everything that is left. Two
+//     copies are out of reach: miekg/pkcs11 frees the C buffer of
+//     C_GenerateRandom without zeroing it, and crypto/aes's key schedules
+//     are left to the garbage collector.
+//   - PINs: a Config's PIN is a []byte, copied by Open and wiped on Close;
+//     fmt never prints it, and no error contains it. A wrong PIN is
+//     presented once and never retried, since retries lock tokens. Prefer a
+//     pin-source file to pin-value in a URI or VAULT_HSM_PIN, which arrive
+//     as strings and cannot be wiped.
+//
+// # Not supported
+//
+// Selecting objects or keys (the URI's object, type and id are ignored);
+// C_SeedRandom feedback to the token; restoring a source after a permanent
+// health failure without reopening (Close and Open again).
+package hsmrand

@@ -1,0 +1,6 @@
+//go:build !race
+
+package hsmrand
+
+// raceEnabled says the race detector is on: long tests use smaller counts.
+const raceEnabled = false

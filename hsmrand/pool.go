@@ -1,0 +1,410 @@
+package hsmrand
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+)
+
+// source is what the pool draws HSM bytes from: a *p11.Token, a *p11.Pool,
+// or an io.Reader given to New. GenerateRandom fills p entirely or fails
+// (and then p is not used).
+type source interface {
+	GenerateRandom(ctx context.Context, p []byte) error
+	Close() error
+}
+
+// readerSource adapts an io.Reader to source. Close does not close it: New
+// does not own the reader.
+type readerSource struct{ r io.Reader }
+
+func (s readerSource) GenerateRandom(_ context.Context, p []byte) error {
+	_, err := io.ReadFull(s.r, p)
+	return err
+}
+
+func (readerSource) Close() error { return nil }
+
+// Back-off of the refiller after a failed request. The p11 layer keeps its
+// own back-off per token and answers at once while it runs; these bounds
+// keep the refiller from spinning on it or on a failing io.Reader.
+const (
+	refillBackoffMin = 10 * time.Millisecond
+	refillBackoffMax = time.Second
+)
+
+// permanent reports whether a source error ends the HSM stream for good.
+func permanent(err error) bool {
+	return errors.Is(err, p11.ErrLoginFatal) || errors.Is(err, p11.ErrNoRNG) ||
+		errors.Is(err, p11.ErrModule) || errors.Is(err, p11.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// poolEvents receives the pool's reports on the HSM stream (the Reader).
+type poolEvents interface {
+	onSourceDown(cause error)
+	onSourceUp()
+	onSourceFailed(cause error)
+	onPrimaryServed()
+}
+
+// pool keeps a bounded buffer of health-tested HSM bytes, filled by a
+// refiller goroutine with its own context, and hands each byte out once,
+// wiping it as it goes. It is the mixer's primary source: the mixer never
+// reads the HSM directly, so no read waits on the HSM while bytes are
+// buffered.
+type pool struct {
+	src      source
+	tester   *health.Tester
+	events   poolEvents
+	policy   Policy
+	deadline time.Duration
+
+	want   chan struct{} // capacity 1: wakes the refiller
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the refiller has returned
+	chunk  []byte        // the refiller's draw buffer; wiped after each draw
+
+	mu      sync.Mutex
+	buf     []byte        // ring: buf[head:], then buf[:...], n bytes unread
+	head, n int           // every byte outside the unread ones is zero
+	changed chan struct{} // closed and replaced when bytes arrive or the stream's state changes
+	down    error         // why the stream is down; nil when up
+	fatal   error         // a permanent failure; the stream is over
+	closed  bool
+	st      poolCounters
+}
+
+// poolCounters are the pool's running totals; guarded by pool.mu.
+type poolCounters struct {
+	calls, bytes, errors, used, quarantined uint64
+	latency, maxLatency                     time.Duration
+	buffered                                int
+	lastError                               string
+}
+
+// newPool starts the refiller. size is the buffer's capacity.
+func newPool(src source, tester *health.Tester, events poolEvents, s *settings) *pool {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pool{
+		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline,
+		want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
+		chunk: make([]byte, min(s.hsmBuf, maxDraw)),
+		buf:   make([]byte, s.hsmBuf), changed: make(chan struct{}),
+	}
+	go p.refill(ctx)
+	return p
+}
+
+// Read hands out len(b) healthy HSM bytes (the mixer asks for SeedLen) and
+// wipes them from the buffer. When the buffer holds too few it wakes the
+// refiller and waits, up to the deadline; under Degrade it does not wait
+// while the stream is down. A request larger than the buffer is served in
+// part (io.ReadFull, which the mixer uses, asks again).
+func (p *pool) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	p.mu.Lock()
+	for {
+		switch {
+		case p.closed:
+			p.mu.Unlock()
+			return 0, ErrClosed
+		case p.n >= len(b) || (p.n > 0 && len(b) > len(p.buf)):
+			n := p.take(b)
+			p.mu.Unlock()
+			p.events.onPrimaryServed()
+			return n, nil
+		case p.fatal != nil:
+			err := p.fatal
+			p.mu.Unlock()
+			return 0, err
+		case p.down != nil && p.policy == Degrade:
+			err := p.down
+			p.mu.Unlock()
+			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		p.wake()
+		if timer == nil {
+			timer = time.NewTimer(p.deadline)
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			p.mu.Lock()
+			cause := p.down
+			p.mu.Unlock()
+			if cause == nil {
+				cause = errors.New("the HSM is too slow for the demand")
+			}
+			return 0, fmt.Errorf("%w within %v: %w", ErrUnavailable, p.deadline, cause)
+		}
+		p.mu.Lock()
+	}
+}
+
+// take copies min(len(b), p.n) bytes out of the ring and zeroes them there.
+// p.mu is held.
+func (p *pool) take(b []byte) int {
+	n := 0
+	for n < len(b) && p.n > 0 {
+		seg := p.buf[p.head:min(p.head+p.n, len(p.buf))]
+		k := copy(b[n:], seg)
+		clear(seg[:k])
+		n += k
+		p.head = (p.head + k) % len(p.buf)
+		p.n -= k
+	}
+	p.st.used += uint64(n)
+	if p.n <= len(p.buf)/2 {
+		p.wake()
+	}
+	return n
+}
+
+// put appends healthy bytes to the ring; there is room for them. p.mu is
+// held.
+func (p *pool) put(b []byte) {
+	for len(b) > 0 {
+		tail := (p.head + p.n) % len(p.buf)
+		end := len(p.buf)
+		if tail < p.head {
+			end = p.head
+		}
+		k := copy(p.buf[tail:end], b)
+		p.n += k
+		b = b[k:]
+	}
+}
+
+// wake asks the refiller to top the buffer up.
+func (p *pool) wake() {
+	select {
+	case p.want <- struct{}{}:
+	default:
+	}
+}
+
+// signal wakes every reader waiting for bytes or for news. p.mu is held.
+func (p *pool) signal() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// refill is the refiller goroutine: it tops the buffer up whenever it is
+// half empty, in requests of at most maxDraw bytes, health-tests every
+// byte, and quarantines (wipes unused) the failing request and everything
+// buffered after a health failure. It returns when ctx ends or the stream
+// fails for good.
+func (p *pool) refill(ctx context.Context) {
+	defer close(p.done)
+	backoff := time.Duration(0)
+	for {
+		p.mu.Lock()
+		space := len(p.buf) - p.n
+		p.mu.Unlock()
+		if space < len(p.buf)/2 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.want:
+				continue
+			}
+		}
+		block := p.chunk[:min(space, len(p.chunk))]
+		err := p.draw(ctx, block)
+		if ctx.Err() != nil {
+			clear(block)
+			return
+		}
+		if err != nil {
+			clear(block)
+			if permanent(err) {
+				p.fail(fmt.Errorf("%w: %w", ErrSourceFailed, err))
+				return
+			}
+			p.setDown(err)
+			backoff = min(max(2*backoff, refillBackoffMin), refillBackoffMax)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		usable, herr := p.tester.Test(block)
+		if herr != nil {
+			p.quarantine(block)
+			if errors.Is(herr, health.ErrPermanent) {
+				p.fail(fmt.Errorf("%w: %w", ErrHealthFailure, herr))
+				return
+			}
+			p.setDown(herr) // the start-up test runs again on what follows
+			continue
+		}
+		p.mu.Lock()
+		p.put(usable)
+		wasDown := p.down != nil
+		p.down = nil
+		p.signal()
+		p.mu.Unlock()
+		clear(block)
+		if wasDown {
+			p.events.onSourceUp()
+		}
+	}
+}
+
+// draw makes one request to the source and counts it.
+func (p *pool) draw(ctx context.Context, block []byte) error {
+	start := time.Now()
+	err := p.src.GenerateRandom(ctx, block)
+	d := time.Since(start)
+	p.mu.Lock()
+	p.st.calls++
+	p.st.latency += d
+	p.st.maxLatency = max(p.st.maxLatency, d)
+	if err == nil {
+		p.st.bytes += uint64(len(block))
+	} else {
+		p.st.errors++
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// quarantine wipes a block that failed the health tests and every byte
+// still buffered: a stuck source may have started failing before the test
+// caught it, so bytes drawn just before the failure are not trusted either.
+func (p *pool) quarantine(block []byte) {
+	clear(block)
+	p.mu.Lock()
+	clear(p.buf)
+	p.st.quarantined += uint64(len(block) + p.n)
+	p.head, p.n = 0, 0
+	p.mu.Unlock()
+}
+
+// setDown records a failed request or an intermittent health failure.
+func (p *pool) setDown(cause error) {
+	p.mu.Lock()
+	wasDown := p.down != nil
+	p.down = cause
+	p.st.lastError = cause.Error()
+	p.signal()
+	p.mu.Unlock()
+	if !wasDown {
+		p.events.onSourceDown(cause)
+	}
+}
+
+// fail ends the stream: the buffer is wiped and every later request fails.
+func (p *pool) fail(cause error) {
+	p.mu.Lock()
+	clear(p.buf)
+	p.st.quarantined += uint64(p.n)
+	p.head, p.n = 0, 0
+	p.fatal, p.down = cause, cause
+	p.st.lastError = cause.Error()
+	p.signal()
+	p.mu.Unlock()
+	p.events.onSourceFailed(cause)
+}
+
+// waitReady waits until the buffer holds need bytes, the stream fails for
+// good, ctx ends or the deadline passes.
+func (p *pool) waitReady(ctx context.Context, need int) error {
+	timer := time.NewTimer(p.deadline)
+	defer timer.Stop()
+	p.mu.Lock()
+	for {
+		switch {
+		case p.n >= need:
+			p.mu.Unlock()
+			return nil
+		case p.fatal != nil:
+			err := p.fatal
+			p.mu.Unlock()
+			return err
+		}
+		ch, cause := p.changed, p.down
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("hsmrand: waiting for the first healthy HSM bytes: %w", ctx.Err())
+		case <-timer.C:
+			if cause == nil {
+				cause = errors.New("the HSM is too slow")
+			}
+			return fmt.Errorf("%w within %v: %w", ErrUnavailable, p.deadline, cause)
+		}
+		p.mu.Lock()
+	}
+}
+
+// waitChange waits until the stream's state changes, bytes arrive or the
+// pool closes, or d passes. Installed readers use it to block without
+// spinning.
+func (p *pool) waitChange(d time.Duration) {
+	p.mu.Lock()
+	ch := p.changed
+	p.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// close stops the refiller, waits for it (and so for a request in flight)
+// and wipes the buffers. Waiting readers return ErrClosed.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.signal()
+	p.mu.Unlock()
+	p.cancel()
+	<-p.done
+	p.mu.Lock()
+	clear(p.buf)
+	clear(p.chunk)
+	p.head, p.n = 0, 0
+	p.mu.Unlock()
+}
+
+// stats returns a copy of the counters.
+func (p *pool) stats() poolCounters {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.st
+	s.buffered = p.n
+	return s
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,314 @@
+package hsmrand
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/miekg/pkcs11" // test only: a second handle that closes our sessions
+)
+
+// SoftHSM reads SOFTHSM2_CONF once, at C_Initialize, and the module stays
+// initialised while any Reader is open: TestMain creates one token
+// directory, with every token, before any test runs. The SoftHSM tests do
+// not run in parallel with each other.
+var hsm struct {
+	err         error // why SoftHSM is unusable
+	main, spare *softhsmtest.Token
+	pinFile     string
+}
+
+func TestMain(m *testing.M) {
+	root, err := os.MkdirTemp("", "hsmrand-softhsm-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := func() int {
+		defer os.RemoveAll(root)
+		hsm.err = setupSoftHSM(root)
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func setupSoftHSM(root string) error {
+	d, err := softhsmtest.NewDir(root)
+	if err != nil {
+		return err
+	}
+	if err := os.Setenv(softhsmtest.ConfEnv, d.Conf); err != nil {
+		return err
+	}
+	if hsm.main, err = d.InitToken("hsmrand-main", "", ""); err != nil {
+		return err
+	}
+	if hsm.spare, err = d.InitToken("hsmrand-spare", "", ""); err != nil {
+		return err
+	}
+	hsm.pinFile = filepath.Join(root, "main.pin")
+	return os.WriteFile(hsm.pinFile, []byte(hsm.main.PIN+"\n"), 0o600)
+}
+
+// needSoftHSM skips, or fails when HSMENTROPY_REQUIRE_SOFTHSM=1, without
+// SoftHSM.
+func needSoftHSM(tb testing.TB) {
+	tb.Helper()
+	switch {
+	case errors.Is(hsm.err, softhsmtest.ErrNotInstalled):
+		softhsmtest.Unavailable(tb, hsm.err)
+	case hsm.err != nil:
+		tb.Fatalf("setting up SoftHSM: %v", hsm.err)
+	}
+}
+
+// openSoftHSM opens a Reader on the main token, closed at the end of the
+// test.
+func openSoftHSM(tb testing.TB, opts Options) *Reader {
+	tb.Helper()
+	needSoftHSM(tb)
+	r, err := Open(tb.Context(), Config{ModulePath: hsm.main.Module, TokenLabel: hsm.main.Label, PIN: []byte(hsm.main.PIN), Options: opts})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return r
+}
+
+// mustServe reads through r and checks that the token was used.
+func mustServe(t *testing.T, r *Reader) {
+	t.Helper()
+	p := make([]byte, 1000)
+	if _, err := r.Read(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GetRandom(64); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.State != StateHealthy || st.HSMCalls == 0 || st.HSMBytes == 0 || st.HSMUsed == 0 {
+		t.Errorf("stats %+v: want healthy, with HSM calls, bytes and bytes used", st)
+	}
+}
+
+func TestSoftHSMOpenByURI(t *testing.T) {
+	needSoftHSM(t)
+	for name, uri := range map[string]string{
+		"pin-source":  fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", hsm.main.Label, hsm.main.Module, hsm.pinFile),
+		"pin-value":   fmt.Sprintf("pkcs11:token=%s;serial=%s?module-path=%s&pin-value=%s", hsm.main.Label, hsm.main.Serial, hsm.main.Module, hsm.main.PIN),
+		"no login":    fmt.Sprintf("pkcs11:serial=%s?module-path=%s", hsm.main.Serial, hsm.main.Module),
+		"with spares": fmt.Sprintf("pkcs11:token=%s?module-path=%s", hsm.main.Label, hsm.main.Module),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{URI: uri}
+			if name == "with spares" {
+				cfg.FailoverURIs = []string{fmt.Sprintf("pkcs11:token=%s?module-path=%s", hsm.spare.Label, hsm.spare.Module)}
+			}
+			r, err := Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			mustServe(t, r)
+		})
+	}
+}
+
+func TestSoftHSMOpenByFields(t *testing.T) {
+	needSoftHSM(t)
+	slot := hsm.main.Slot
+	for name, cfg := range map[string]Config{
+		"label":  {ModulePath: hsm.main.Module, TokenLabel: hsm.main.Label, PIN: []byte(hsm.main.PIN)},
+		"serial": {ModulePath: hsm.main.Module, Serial: hsm.main.Serial, PINSource: "file:" + hsm.pinFile},
+		"slot":   {ModulePath: hsm.main.Module, SlotID: &slot},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pin := string(cfg.PIN)
+			r, err := Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			mustServe(t, r)
+			if string(cfg.PIN) != pin {
+				t.Error("Open changed the caller's PIN")
+			}
+		})
+	}
+}
+
+func TestSoftHSMOpenByVaultEnv(t *testing.T) {
+	needSoftHSM(t)
+	t.Setenv(EnvURI, "")
+	t.Setenv(p11.VaultEnvLib, hsm.main.Module)
+	t.Setenv(p11.VaultEnvTokenLabel, hsm.main.Label)
+	t.Setenv(p11.VaultEnvPIN, hsm.main.PIN)
+	t.Setenv(EnvPolicy, "degrade")
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Policy != Degrade {
+		t.Errorf("policy %v, want degrade", cfg.Policy)
+	}
+	r, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mustServe(t, r)
+}
+
+// TestSoftHSMOpenErrors: each misconfiguration is a clear error from Open,
+// naming the cause and what to do, never the PIN. A wrong PIN is presented
+// once (the p11 layer counts its C_Login calls); at this level the token is
+// not locked by it: the right PIN works straight after.
+func TestSoftHSMOpenErrors(t *testing.T) {
+	needSoftHSM(t)
+	const wrongPIN = "not-the-pin-31337"
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"wrong PIN", Config{ModulePath: hsm.main.Module, TokenLabel: hsm.main.Label, PIN: []byte(wrongPIN)},
+			[]string{"C_Login", "CKR_PIN_INCORRECT"}},
+		{"wrong PIN in URI", Config{URI: fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-value=%s", hsm.main.Label, hsm.main.Module, wrongPIN)},
+			[]string{"C_Login", "CKR_PIN_INCORRECT"}},
+		{"wrong label", Config{ModulePath: hsm.main.Module, TokenLabel: "no-such-token"},
+			[]string{"token not found", `"no-such-token"`}},
+		{"missing module", Config{URI: "pkcs11:token=x?module-path=/nonexistent/libpkcs11.so"},
+			[]string{"/nonexistent/libpkcs11.so", "does not exist"}},
+		{"bad URI", Config{URI: "pkcs12:token=x"},
+			[]string{"pkcs11:"}},
+		{"no token", Config{}, []string{"selects no token"}},
+		{"two ways", Config{URI: "pkcs11:token=x", TokenLabel: "x"}, []string{"exactly one way"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Open(t.Context(), tc.cfg)
+			if err == nil {
+				r.Close()
+				t.Fatal("Open succeeded")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "hsmrand: ") || strings.Contains(msg, wrongPIN) {
+				t.Errorf("error %q: want an hsmrand error without the PIN", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			t.Log(msg)
+		})
+	}
+	r := openSoftHSM(t, Options{})
+	mustServe(t, r)
+}
+
+// TestOpenTokenWithoutRNG: SoftHSM tokens always advertise CKF_RNG, so the
+// p11 layer proves its check with a fake module; here a fake opener gives
+// Open the p11 layer's error, which Open must return, clearly, and which
+// must end the stream for good if it ever comes from the refiller.
+func TestOpenTokenWithoutRNG(t *testing.T) {
+	noRNG := fmt.Errorf(`%w: token "norng" (serial N1) does not set CKF_RNG; use a token with a random number generator`, p11.ErrNoRNG)
+	_, err := open(t.Context(), &Config{TokenLabel: "norng"}, func(context.Context, []p11.Config) (source, error) { return nil, noRNG })
+	if !errors.Is(err, p11.ErrNoRNG) || !strings.HasPrefix(err.Error(), "hsmrand: open: ") || !strings.Contains(err.Error(), "CKF_RNG") {
+		t.Errorf("Open: %v", err)
+	}
+	if !permanent(noRNG) || !permanent(fmt.Errorf("x: %w", p11.ErrLoginFatal)) || permanent(p11.ErrTokenDown) {
+		t.Error("permanent() misclassifies the p11 errors")
+	}
+}
+
+// TestConfigNeverPrintsPIN: no fmt verb prints a PIN, from the field or
+// from a URI's pin-value.
+func TestConfigNeverPrintsPIN(t *testing.T) {
+	const pin = "s3cr3t-PIN"
+	for _, c := range []Config{
+		{ModulePath: "/lib.so", TokenLabel: "t", PIN: []byte(pin)},
+		{URI: "pkcs11:token=t?module-path=/lib.so&pin-value=" + pin},
+		{URI: "pkcs11:token=t?module-path=/lib.so", FailoverURIs: []string{"pkcs11:token=u?pin-value=" + pin}},
+	} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			if s := fmt.Sprintf(verb, c); strings.Contains(s, pin) || strings.Contains(s, fmt.Sprintf("%x", pin)) {
+				t.Errorf("%s printed the PIN: %s", verb, s)
+			}
+		}
+		if s := fmt.Sprintf("%v", &c); strings.Contains(s, pin) {
+			t.Errorf("%%v of *Config printed the PIN: %s", s)
+		}
+	}
+}
+
+// TestSoftHSMSessionsClosedUnderReader: another handle on the module calls
+// C_CloseAllSessions, closing the Reader's sessions and logging it out,
+// again and again while reads that need fresh HSM bytes go on. No read
+// fails: the p11 layer reopens and logs in again, and reads are served from
+// the buffer meanwhile.
+func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
+	r := openSoftHSM(t, Options{HSMBuffer: MinHSMBuffer})
+	other := pkcs11.New(hsm.main.Module)
+	if other == nil {
+		t.Fatal("pkcs11.New failed")
+	}
+	t.Cleanup(other.Destroy) // no C_Finalize: the module belongs to the Reader
+	if err := other.Initialize(); !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+		t.Fatalf("second C_Initialize: %v, want CKR_CRYPTOKI_ALREADY_INITIALIZED", err)
+	}
+	calls := r.Stats().HSMCalls
+	for range 30 {
+		if err := other.CloseAllSessions(hsm.main.Slot); err != nil {
+			t.Fatal(err)
+		}
+		// Each GetRandom takes 48 HSM bytes: 100 of them make the
+		// refiller call the token about four times.
+		if err := drain(r, 100); err != nil {
+			t.Fatalf("read after C_CloseAllSessions: %v", err)
+		}
+	}
+	st := r.Stats()
+	tok := r.pool.src.(*p11.Token).Stats()
+	if st.HSMCalls-calls < 30 || tok.Reopens == 0 || st.State != StateHealthy || st.ReadErrors != 0 {
+		t.Errorf("HSM calls %d, reopens %d, state %v, read errors %d; want ≥ 30, > 0, healthy, 0", st.HSMCalls-calls, tok.Reopens, st.State, st.ReadErrors)
+	}
+	t.Logf("HSM calls %d (errors %d), session reopens %d, logins %d", st.HSMCalls-calls, st.HSMErrors, tok.Reopens, tok.Logins)
+}
+
+// TestSoftHSMCloseWhileRefilling: Close while reads keep the refiller busy
+// with the token: reads in progress end with ErrClosed, and the buffer is
+// wiped.
+func TestSoftHSMCloseWhileRefilling(t *testing.T) {
+	r := openSoftHSM(t, Options{HSMBuffer: MinHSMBuffer, Deadline: time.Second})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := r.GetRandom(32); err != nil {
+				if !errors.Is(err, ErrClosed) {
+					t.Errorf("GetRandom during Close: %v", err)
+				}
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !allZero(r.pool.buf) {
+		t.Error("HSM bytes left after Close")
+	}
+}

@@ -1,0 +1,128 @@
+package hsmrand
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/health"
+)
+
+// State is where a Reader stands; [Stats] reports it and
+// Options.OnStateChange is told of every change.
+type State int
+
+const (
+	// StateHealthy: the HSM supplies health-tested bytes.
+	StateHealthy State = iota
+	// StateSourceDown: the HSM is not answering (or its output failed an
+	// intermittent health test and is being re-tested). Output still rests
+	// on earlier HSM seeds; reads that need fresh HSM bytes take them from
+	// the buffer while it lasts, then wait (FailClosed) or degrade.
+	StateSourceDown
+	// StateDegraded (Degrade policy): seedings since the HSM failed used the
+	// OS source alone.
+	StateDegraded
+	// StateFailed (FailClosed): a permanent failure; every read fails.
+	StateFailed
+	// StateClosed: Close was called.
+	StateClosed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateHealthy:
+		return "healthy"
+	case StateSourceDown:
+		return "source-down"
+	case StateDegraded:
+		return "degraded"
+	case StateFailed:
+		return "failed"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Stats is a snapshot of a Reader's counters, all since New or Open.
+type Stats struct {
+	State  State
+	Policy Policy
+
+	// Reads counts successful Read and GetRandom calls; BytesServed their
+	// bytes (the mixer's counts, see mixer.Stats for their lag while reads
+	// are in flight). ReadErrors counts failed ones, ErrClosed aside.
+	Reads, BytesServed, ReadErrors uint64
+
+	// HSMCalls counts requests to the HSM (C_GenerateRandom calls of up to
+	// 64 KiB, or reads of the primary io.Reader), HSMBytes the bytes they
+	// returned; HSMLatency is their total duration and HSMMaxLatency the
+	// longest. HSMErrors counts the requests that failed.
+	HSMCalls, HSMBytes, HSMErrors uint64
+	HSMLatency, HSMMaxLatency     time.Duration
+	// HSMBuffered is the number of health-tested HSM bytes ready now;
+	// HSMUsed the HSM bytes handed to the mixer (each once, then wiped).
+	HSMBuffered int
+	HSMUsed     uint64
+
+	// Reseeds counts the mixer's reseeds (by policy and for prediction
+	// resistance); OSOnlySeeds those, and instantiations, that used the OS
+	// source alone (Degrade policy); DegradedShards the shards whose
+	// current seed rests on the OS alone.
+	Reseeds, OSOnlySeeds uint64
+	DegradedShards       int
+
+	// HealthFailures counts SP 800-90B health-test failures of the HSM
+	// stream (intermittent and permanent); Quarantined the HSM bytes wiped
+	// unused because of them. Health is the tester's own snapshot.
+	HealthFailures, Quarantined uint64
+	Health                      health.Stats
+
+	// DegradedTime is the total time spent in StateDegraded, the current
+	// spell included. InstalledWaits counts the times an installed Reader
+	// waited instead of returning an error to crypto/rand.
+	DegradedTime   time.Duration
+	InstalledWaits uint64
+
+	// LastError is the last HSM or health failure (never holds a PIN).
+	LastError string
+}
+
+// MeanHSMLatency returns HSMLatency / HSMCalls, or 0 before any call.
+func (s Stats) MeanHSMLatency() time.Duration {
+	if s.HSMCalls == 0 {
+		return 0
+	}
+	return s.HSMLatency / time.Duration(s.HSMCalls)
+}
+
+// Stats returns a snapshot of the counters. It never waits for a read in
+// progress and may be called from Options.OnStateChange.
+func (r *Reader) Stats() Stats {
+	m := r.mx.Stats()
+	p := r.pool.stats()
+	h := r.pool.tester.Stats()
+	st := Stats{
+		Policy:         r.cfg.policy,
+		Reads:          m.Reads,
+		BytesServed:    m.BytesServed,
+		ReadErrors:     m.ReadErrors,
+		HSMCalls:       p.calls,
+		HSMBytes:       p.bytes,
+		HSMErrors:      p.errors,
+		HSMLatency:     p.latency,
+		HSMMaxLatency:  p.maxLatency,
+		HSMBuffered:    p.buffered,
+		HSMUsed:        p.used,
+		Reseeds:        m.Reseeds,
+		OSOnlySeeds:    m.OSOnlySeeds,
+		DegradedShards: m.DegradedShards,
+		HealthFailures: uint64(h.RCT.Intermittent + h.RCT.Permanent + h.APT.Intermittent + h.APT.Permanent),
+		Quarantined:    p.quarantined,
+		Health:         h,
+		InstalledWaits: r.installedWaits.Load(),
+		LastError:      p.lastError,
+	}
+	st.State, st.DegradedTime = r.state.snapshot()
+	return st
+}
