@@ -32,6 +32,9 @@ type command struct {
 // commands lists the subcommands in the order help shows them.
 func commands() []command {
 	return []command{
+		{"run", "run the daemon: health-test the sources, mix them, feed the kernel", runRun},
+		{"check", "open each source, run its start-up health tests, report", runCheck},
+		{"sample", "write raw samples from a source to a file, for assess", runSample},
 		{"assess", "estimate the min-entropy of recorded samples (SP 800-90B)", runAssess},
 		{"version", "print the version", runVersion},
 		{"help", "show this help", runHelp},

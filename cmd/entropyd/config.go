@@ -1,0 +1,179 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/kernelfeed"
+	"github.com/hsmentropy/hsmentropy/mixer"
+)
+
+// envPrefix starts the environment variable of every option: --feed-interval
+// is also ENTROPYD_FEED_INTERVAL.
+const envPrefix = "ENTROPYD_"
+
+// pinEnv names the only environment variable a PIN is read from, besides the
+// file named by --pin-file. PINs are never flags: a flag shows in ps(1).
+const pinEnv = envPrefix + "PIN"
+
+const (
+	// defaultFeedBytes is the bytes fed to the kernel per feed: one
+	// prediction-resistant mixer request, reseeded from mixer.SeedLen fresh
+	// bytes of the sources.
+	defaultFeedBytes = 64
+	// defaultCreditBits credits the kernel, per byte fed, no more than the
+	// sources' fresh input behind it: 8 bits for each of the mixer.SeedLen
+	// bytes of the reseed, spread over defaultFeedBytes (6 bits per byte).
+	defaultCreditBits = 8 * mixer.SeedLen / defaultFeedBytes
+	// defaultFeedInterval matches the kernel's CRNG reseed interval.
+	defaultFeedInterval = mixer.DefaultReseedInterval
+	// defaultListen serves the metrics on the loopback interface only.
+	defaultListen = "localhost:9746"
+)
+
+// runConfig holds every option of entropyd run and entropyd check.
+type runConfig struct {
+	configFile string
+
+	listen    string
+	logFormat string
+	logLevel  string
+
+	feedInterval time.Duration
+	feedBytes    int
+	creditBits   float64
+	reseedCRNG   bool
+	device       string
+	once         bool
+	noFeed       bool
+
+	useOS      bool
+	hwrng      bool
+	hwrngPath  string
+	hwrngRate  int
+	hwrngChunk int
+	files      string
+	fileRate   int
+	fileChunk  int
+
+	pkcs11URI     string
+	pkcs11FromEnv bool
+	pkcs11Rate    int
+	pkcs11Chunk   int
+	pinFile       string
+
+	startupTimeout time.Duration
+	sourceTimeout  time.Duration
+	restoreAfter   time.Duration
+}
+
+// register declares the options on fs, with their defaults.
+func (c *runConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.configFile, "config", "", "read options from `FILE`: lines \"name = value\", names as the flags'; flags and environment win")
+
+	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /readyz on `ADDR`; empty disables")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+
+	fs.DurationVar(&c.feedInterval, "feed-interval", defaultFeedInterval, "feed the kernel every `DURATION` (and at once when a source recovers)")
+	fs.IntVar(&c.feedBytes, "feed-bytes", defaultFeedBytes, "bytes fed to the kernel per feed, 1 to 65536")
+	fs.Float64Var(&c.creditBits, "credit-bits", defaultCreditBits, "entropy bits credited per byte fed while the kernel RNG is not ready, 0 to 8 (none when only the OS source is left)")
+	fs.BoolVar(&c.reseedCRNG, "reseed-crng", true, "ask the kernel to reseed its CRNG after each feed (RNDRESEEDCRNG)")
+	fs.StringVar(&c.device, "device", kernelfeed.DefaultDevice, "the device the feeding ioctls are issued on")
+	fs.BoolVar(&c.once, "once", false, "feed once and exit (for an initramfs)")
+	fs.BoolVar(&c.noFeed, "no-feed", false, "test and mix the sources but never feed the kernel (dry run)")
+
+	fs.BoolVar(&c.useOS, "os", true, "count the OS (getrandom) as a source: when every other source has failed, go on seeding from it alone; it always supplies the mixer's additional input")
+	fs.BoolVar(&c.hwrng, "hwrng", false, "read the hardware RNG device (competes with the kernel's own hwrng thread)")
+	fs.StringVar(&c.hwrngPath, "hwrng-device", "/dev/hwrng", "the hardware RNG `DEVICE`")
+	fs.IntVar(&c.hwrngRate, "hwrng-rate", 1024, "read at most `N` bytes per second from the hardware RNG; 0 means no limit")
+	fs.IntVar(&c.hwrngChunk, "hwrng-chunk", 64, "bytes per read from the hardware RNG")
+	fs.StringVar(&c.files, "file", "", "read the files or FIFOs named in the comma-separated `LIST` (a regular file is used up once)")
+	fs.IntVar(&c.fileRate, "file-rate", 0, "read at most `N` bytes per second from each file; 0 means no limit")
+	fs.IntVar(&c.fileChunk, "file-chunk", 512, "bytes per read from each file")
+
+	fs.StringVar(&c.pkcs11URI, "pkcs11-uri", "", "read a PKCS#11 token named by an RFC 7512 `URI` (pkcs11:token=...?module-path=...)")
+	fs.BoolVar(&c.pkcs11FromEnv, "pkcs11-from-env", false, "read a PKCS#11 token named as hsmrand does: HSMRAND_URI, or Vault's VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL and VAULT_HSM_PIN")
+	fs.IntVar(&c.pkcs11Rate, "pkcs11-rate", 0, "read at most `N` bytes per second from the token; 0 means no limit")
+	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", 1024, "bytes per C_GenerateRandom call")
+	fs.StringVar(&c.pinFile, "pin-file", "", "read the token's PIN from `FILE` (or set "+pinEnv+"; never a flag)")
+
+	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")
+	fs.DurationVar(&c.sourceTimeout, "source-timeout", 2*time.Second, "wait at most `DURATION` for a healthy source's bytes at a feed")
+	fs.DurationVar(&c.restoreAfter, "restore-after", 10*time.Minute, "put a source that failed its health tests back to a new start-up test after `DURATION`; 0 never")
+}
+
+// validate checks the values flag parsing cannot, naming the option at fault.
+func (c *runConfig) validate() error {
+	bad := func(name string, format string, args ...any) error {
+		return usageError("invalid value for --%s (%s%s): %s", name, envPrefix, envName(name), fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.logFormat != "text" && c.logFormat != "json":
+		return bad("log-format", "%q is neither text nor json", c.logFormat)
+	case c.feedInterval <= 0:
+		return bad("feed-interval", "%v is not positive", c.feedInterval)
+	case c.feedBytes < 1 || c.feedBytes > mixer.MaxRequest:
+		return bad("feed-bytes", "%d is not in 1..%d", c.feedBytes, mixer.MaxRequest)
+	case !(c.creditBits >= 0 && c.creditBits <= 8):
+		return bad("credit-bits", "%v is not in 0..8", c.creditBits)
+	case c.hwrngRate < 0:
+		return bad("hwrng-rate", "%d is negative", c.hwrngRate)
+	case c.hwrngChunk < 1 || c.hwrngChunk > maxChunk:
+		return bad("hwrng-chunk", "%d is not in 1..%d", c.hwrngChunk, maxChunk)
+	case c.fileRate < 0:
+		return bad("file-rate", "%d is negative", c.fileRate)
+	case c.fileChunk < 1 || c.fileChunk > maxChunk:
+		return bad("file-chunk", "%d is not in 1..%d", c.fileChunk, maxChunk)
+	case c.pkcs11Rate < 0:
+		return bad("pkcs11-rate", "%d is negative", c.pkcs11Rate)
+	case c.pkcs11Chunk < 1 || c.pkcs11Chunk > maxChunk:
+		return bad("pkcs11-chunk", "%d is not in 1..%d", c.pkcs11Chunk, maxChunk)
+	case c.startupTimeout <= 0:
+		return bad("startup-timeout", "%v is not positive", c.startupTimeout)
+	case c.sourceTimeout <= 0:
+		return bad("source-timeout", "%v is not positive", c.sourceTimeout)
+	case c.restoreAfter < 0:
+		return bad("restore-after", "%v is negative", c.restoreAfter)
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		return bad("log-level", "%v", err)
+	}
+	if c.pkcs11URI != "" && c.pkcs11FromEnv {
+		return usageError("--pkcs11-uri and --pkcs11-from-env both name a token; give one")
+	}
+	if !c.useOS && c.primaryCount() == 0 {
+		return usageError("no source: --os=false needs --hwrng, --file or --pkcs11-uri")
+	}
+	return nil
+}
+
+// primaryCount is the number of sources other than the OS.
+func (c *runConfig) primaryCount() int {
+	n := len(c.fileList())
+	if c.hwrng {
+		n++
+	}
+	if c.pkcs11URI != "" || c.pkcs11FromEnv {
+		n++
+	}
+	return n
+}
+
+// fileList splits --file.
+func (c *runConfig) fileList() []string {
+	var out []string
+	for _, f := range strings.Split(c.files, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// envName is the environment variable name of a flag, without envPrefix.
+func envName(flagName string) string {
+	return strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

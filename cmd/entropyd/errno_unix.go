@@ -1,0 +1,14 @@
+//go:build unix
+
+package main
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// errnoName returns the symbolic name of errno ("EIO"), "" if unknown.
+func errnoName(errno syscall.Errno) string {
+	return unix.ErrnoName(errno)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// fileSource opens a file, FIFO or character device. A regular file is read
+// once from start to end, never again: its offset is kept across reopenings,
+// and its end takes the source out (errExhausted). A FIFO's end (its writer
+// closed it) or a device's read error is a reconnection.
+type fileSource struct {
+	path   string
+	offset int64 // of a regular file, bytes already read
+}
+
+// open is an opener.
+func (f *fileSource) open(ctx context.Context) (io.ReadCloser, error) {
+	fh, err := openCtx(ctx, f.path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return fh, nil
+	}
+	if f.offset >= fi.Size() {
+		fh.Close()
+		return nil, fmt.Errorf("%w: %s: all %d bytes read", errExhausted, f.path, f.offset)
+	}
+	if _, err := fh.Seek(f.offset, io.SeekStart); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return &regularFile{File: fh, src: f}, nil
+}
+
+// openCtx opens path for reading. Opening a FIFO waits for a writer, in a
+// system call nothing interrupts: the wait is left behind when ctx ends, and
+// a file it opens afterwards is closed.
+func openCtx(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// regularFile counts the bytes read and reports the end as errExhausted.
+type regularFile struct {
+	*os.File
+	src *fileSource
+}
+
+func (r *regularFile) Read(p []byte) (int, error) {
+	n, err := r.File.Read(p)
+	r.src.offset += int64(n)
+	if errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: %s: end of file after %d bytes", errExhausted, r.src.path, r.src.offset)
+	}
+	return n, err
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// sourceSet is every configured source: the OS source, read on demand as the
+// mixer's OS input, and the others (primaries), read by their own workers.
+type sourceSet struct {
+	os        *osSource
+	primaries []*source
+	useOS     bool // the OS counts as a source (--os)
+	closers   []io.Closer
+}
+
+// newSourceSet builds the sources cfg names, in a stable order: hwrng, the
+// files, the PKCS#11 token.
+func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events chan<- event) (*sourceSet, error) {
+	set := &sourceSet{useOS: cfg.useOS}
+	var err error
+	if set.os, err = newOSSource(cfg.restoreAfter, log, events); err != nil {
+		return nil, err
+	}
+	add := func(name string, open opener, chunk, rate int) error {
+		s, err := newSource(name, open, chunk, rate, cfg.restoreAfter, log, events)
+		if err == nil {
+			set.primaries = append(set.primaries, s)
+		}
+		return err
+	}
+	if cfg.hwrng {
+		f := &fileSource{path: cfg.hwrngPath}
+		if err := add(hwrngSourceName, f.open, cfg.hwrngChunk, cfg.hwrngRate); err != nil {
+			return nil, err
+		}
+	}
+	for _, path := range cfg.fileList() {
+		f := &fileSource{path: path}
+		if err := add("file:"+path, f.open, cfg.fileChunk, cfg.fileRate); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.pkcs11URI != "" || cfg.pkcs11FromEnv {
+		open, closer, err := pkcs11Opener(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		set.closers = append(set.closers, closer)
+		if err := add(pkcs11SourceName, open, cfg.pkcs11Chunk, cfg.pkcs11Rate); err != nil {
+			set.close()
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+// close releases what the sources hold open beyond their workers.
+func (s *sourceSet) close() {
+	for _, c := range s.closers {
+		c.Close()
+	}
+}
+
+// all returns every source, the OS first.
+func (s *sourceSet) all() []*source {
+	return append([]*source{s.os.src}, s.primaries...)
+}
+
+// allFailed reports whether every source that counts has failed.
+func (s *sourceSet) allFailed() bool {
+	return s.allPrimariesFailed() && (!s.useOS || s.os.src.getState() == stateFailed)
+}
+
+// allPrimariesFailed reports whether every primary has failed.
+func (s *sourceSet) allPrimariesFailed() bool {
+	for _, p := range s.primaries {
+		if p.getState() != stateFailed {
+			return false
+		}
+	}
+	return true
+}
+
+// anyHealthy reports whether a primary is healthy.
+func (s *sourceSet) anyHealthy() bool {
+	for _, p := range s.primaries {
+		if p.getState() == stateHealthy {
+			return true
+		}
+	}
+	return false
+}
+
+// String lists the sources' names.
+func (s *sourceSet) String() string {
+	names := []string{}
+	for _, p := range s.all() {
+		names = append(names, p.name)
+	}
+	return fmt.Sprint(names)
+}
