@@ -13,7 +13,7 @@ FUZZTIME  ?= 10s
 BENCH     ?= .
 BENCHCOUNT ?= 6
 
-.PHONY: all build test race bench fuzz lint testdata clean
+.PHONY: all build test race bench fuzz lint testdata clean entropyd install run
 
 all: lint build test
 
@@ -48,5 +48,39 @@ lint:
 testdata:
 	./scripts/fetch-testdata.sh testdata/nist
 
+# entropyd, its systemd unit and a sample configuration (kept if present).
+# DESTDIR stages the files for a package.
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+UNITDIR   ?= /etc/systemd/system
+CONFDIR   ?= /etc/entropyd
+
+entropyd:
+	$(GO) build -trimpath -o bin/entropyd ./cmd/entropyd
+
+install: entropyd
+	install -D -m 0755 bin/entropyd $(DESTDIR)$(SBINDIR)/entropyd
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/sbin/entropyd|$(SBINDIR)/entropyd|' -e 's|/etc/entropyd/|$(CONFDIR)/|g' \
+	  contrib/systemd/entropyd.service > $(DESTDIR)$(UNITDIR)/entropyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/entropyd.service
+	install -d -m 0750 $(DESTDIR)$(CONFDIR)
+	test -e $(DESTDIR)$(CONFDIR)/entropyd.conf || install -m 0640 contrib/entropyd.conf $(DESTDIR)$(CONFDIR)/entropyd.conf
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+	  systemctl daemon-reload; \
+	  echo "installed; start it with: systemctl enable --now entropyd"; \
+	fi
+
+# The README's first command: a SoftHSM token in .local/entropyd, entropyd
+# running against it, metrics on localhost.
+run:
+	./scripts/run-local.sh
+
 clean:
 	rm -rf bin
+
+# The Vault integration is a module of its own (integrations/vault/go.mod),
+# so ./... above does not reach it.
+.PHONY: vault-test
+vault-test:
+	cd integrations/vault && $(GO) test -race -count=1 ./...
