@@ -15,8 +15,34 @@ func boundaryConfigs() map[string]Config {
 		"8bit-default":    {MinEntropy: 8},
 		"8bit-h0.5-2^-20": {MinEntropy: 0.5, IntermittentAlpha: 0x1p-20, PermanentAlpha: 0x1p-40},
 		"1bit-h1-2^-20":   {MinEntropy: 1, BitsPerSample: 1, IntermittentAlpha: 0x1p-20},
+		"8bit-h1-2^-20":   {MinEntropy: 1, IntermittentAlpha: 0x1p-20},
 		"4bit-default":    {MinEntropy: 4, BitsPerSample: 4},
 		"3bit-h2":         {MinEntropy: 2, BitsPerSample: 3, Window: 64},
+	}
+}
+
+// publishedCutoffs are the intermittent cutoffs of SP 800-90B §4.4 (and
+// DESIGN.md) at α = 2^-20 for the boundaryConfigs that use them: the
+// boundary tests take C from the Tester, so this pins what they test.
+var publishedCutoffs = map[string]struct{ rct, apt int }{
+	"8bit-h0.5-2^-20": {41, 410}, // H = 0.5, W = 512
+	"8bit-h1-2^-20":   {21, 311}, // H = 1, W = 512
+	"1bit-h1-2^-20":   {21, 589}, // H = 1, W = 1024
+}
+
+// TestBoundaryCutoffsPublished checks that the Tester runs the published
+// cutoffs for those configurations, so the C-1/C tests below are at them.
+func TestBoundaryCutoffsPublished(t *testing.T) {
+	cfgs := boundaryConfigs()
+	for name, want := range publishedCutoffs {
+		cfg, ok := cfgs[name]
+		if !ok {
+			t.Fatalf("%s: not among the boundary configurations", name)
+		}
+		st := newTester(t, cfg).Stats()
+		if st.RCT.Cutoff != want.rct || st.APT.Cutoff != want.apt {
+			t.Errorf("%s: RCT cutoff %d, APT cutoff %d; want %d and %d", name, st.RCT.Cutoff, st.APT.Cutoff, want.rct, want.apt)
+		}
 	}
 }
 

@@ -76,6 +76,7 @@ type pool struct {
 	head, n int           // every byte outside the unread ones is zero
 	changed chan struct{} // closed and replaced when bytes arrive or the stream's state changes
 	down    error         // why the stream is down; nil when up
+	drawing time.Time     // when the request in flight started; zero when none is
 	fatal   error         // a permanent failure; the stream is over
 	closed  bool
 	st      poolCounters
@@ -146,9 +147,7 @@ func (p *pool) Read(b []byte) (int, error) {
 		select {
 		case <-ch:
 		case <-timer.C:
-			p.mu.Lock()
-			cause := p.down
-			p.mu.Unlock()
+			cause := p.stalled()
 			if cause == nil {
 				cause = errors.New("the HSM is too slow for the demand")
 			}
@@ -272,9 +271,13 @@ func (p *pool) refill(ctx context.Context) {
 // draw makes one request to the source and counts it.
 func (p *pool) draw(ctx context.Context, block []byte) error {
 	start := time.Now()
+	p.mu.Lock()
+	p.drawing = start
+	p.mu.Unlock()
 	err := p.src.GenerateRandom(ctx, block)
 	d := time.Since(start)
 	p.mu.Lock()
+	p.drawing = time.Time{}
 	p.st.calls++
 	p.st.latency += d
 	p.st.maxLatency = max(p.st.maxLatency, d)
@@ -310,6 +313,33 @@ func (p *pool) setDown(cause error) {
 	if !wasDown {
 		p.events.onSourceDown(cause)
 	}
+}
+
+// stalled is called when a reader's deadline passed. If the request in
+// flight has taken longer than the deadline (a hung HSM or network), the
+// stream is marked down, so that under Degrade later reads go on from the
+// OS at once instead of each waiting out the deadline; the refiller's next
+// successful request brings it back up. It returns why the stream is down,
+// or nil.
+func (p *pool) stalled() error {
+	p.mu.Lock()
+	if p.down != nil || p.drawing.IsZero() {
+		cause := p.down
+		p.mu.Unlock()
+		return cause
+	}
+	waited := time.Since(p.drawing)
+	if waited < p.deadline {
+		p.mu.Unlock()
+		return nil
+	}
+	cause := fmt.Errorf("hsmrand: the HSM has not answered a request for %v", waited.Round(time.Millisecond))
+	p.down = cause
+	p.st.lastError = cause.Error()
+	p.signal()
+	p.mu.Unlock()
+	p.events.onSourceDown(cause)
+	return cause
 }
 
 // fail ends the stream: the buffer is wiped and every later request fails.

@@ -458,6 +458,46 @@ func TestReadsDoNotWaitOnTheHSM(t *testing.T) {
 	}
 }
 
+// TestDegradeHungHSM: under Degrade, an HSM whose request never returns is
+// marked down once a read has waited out the deadline, so later reads go
+// on from the OS at once; the stream is healthy again when it answers.
+func TestDegradeHungHSM(t *testing.T) {
+	const deadline = 50 * time.Millisecond
+	f := newFakeSource(14)
+	r := newFakeReader(t, f, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline})
+	f.set(fakeBlock)
+	defer f.set(fakeOK)
+	// Drain the buffer: the first GetRandom that finds it empty waits out
+	// the deadline once and marks the stalled stream down.
+	for i := 0; r.Stats().State == StateHealthy; i++ {
+		if i == 2*MinHSMBuffer/mixer.SeedLen {
+			t.Fatalf("still healthy after %d GetRandom calls with the HSM hung", i)
+		}
+		if _, err := r.GetRandom(32); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := r.Stats(); !strings.Contains(st.LastError, "has not answered") {
+		t.Errorf("state %v, last error %q; want the stall named", st.State, st.LastError)
+	}
+	start := time.Now()
+	for range 20 {
+		if _, err := r.GetRandom(32); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d >= deadline {
+		t.Errorf("20 GetRandom calls with the HSM marked down took %v; each still waited", d)
+	}
+	f.set(fakeOK)
+	waitFor(t, "recovery", func() bool {
+		if _, err := r.GetRandom(32); err != nil {
+			t.Fatal(err)
+		}
+		return r.Stats().State == StateHealthy
+	})
+}
+
 func TestGetRandom(t *testing.T) {
 	r := newFakeReader(t, newFakeSource(13), Options{})
 	used := r.Stats().HSMUsed

@@ -175,11 +175,12 @@ func (c *Config) loadPIN() ([]byte, error) {
 	}
 	path, ok := strings.CutPrefix(c.PINSource, "file:")
 	if !ok && !strings.HasPrefix(path, "/") {
-		return nil, fmt.Errorf("p11: pin-source %q: only file:/abs/path or /abs/path is supported", c.PINSource)
+		// The value is not echoed: a PIN put here by mistake would leak.
+		return nil, errors.New("p11: pin-source must be file:/abs/path or /abs/path (the value given is not shown, in case it is a PIN)")
 	}
 	path = strings.TrimPrefix(path, "//") // file:///abs/path
 	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("p11: pin-source %q must name an absolute path", c.PINSource)
+		return nil, errors.New("p11: pin-source must name an absolute path (the value given is not shown, in case it is a PIN)")
 	}
 	pin, err := os.ReadFile(path)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 )
 
 // Pool draws random bytes from several tokens (the nodes of a KMES cluster,
@@ -53,71 +52,36 @@ func NewPool(tokens ...*Token) *Pool {
 }
 
 // GenerateRandom fills p from one healthy token, trying the others in turn
-// when it fails. When every token is down it waits, until the first back-off
-// ends or ctx is done. It returns an error only when ctx is done or every
-// token has failed for good; p is then zeroed.
+// when it fails. It never waits for a token: when every token is down (or
+// backing off) it returns at once an error that wraps [ErrTokenDown], so
+// that the caller's own policy (hsmrand's refiller backs off, and its reads
+// degrade or fail at their deadline) sees the outage as it happens. When
+// every token has failed for good the error says so and does not wrap
+// ErrTokenDown. On error p is zeroed.
 func (p *Pool) GenerateRandom(ctx context.Context, b []byte) error {
 	n := uint64(len(p.tokens))
 	if n == 0 {
 		return ErrClosed
 	}
-	for {
-		start := p.next.Add(1)
-		var errs []error
-		alive := false
-		for i := range n {
-			t := p.tokens[(start+i)%n]
-			err := t.GenerateRandom(ctx, b)
-			if err == nil {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("p11: %w", ctx.Err())
-			}
-			errs = append(errs, err)
-			alive = alive || !isFatal(err)
+	start := p.next.Add(1)
+	var errs []error
+	alive := false
+	for i := range n {
+		t := p.tokens[(start+i)%n]
+		err := t.GenerateRandom(ctx, b)
+		if err == nil {
+			return nil
 		}
-		if !alive {
-			return fmt.Errorf("p11: every token has failed for good: %w", errors.Join(errs...))
+		if ctx.Err() != nil {
+			return fmt.Errorf("p11: %w", ctx.Err())
 		}
-		if err := p.wait(ctx); err != nil {
-			return err
-		}
+		errs = append(errs, err)
+		alive = alive || !isFatal(err)
 	}
-}
-
-// wait sleeps until the earliest back-off ends, or ctx is done. When no
-// token is backing off (every one failed in a way that does not take it
-// down, such as sessions closed twice in a row), it waits the shortest
-// BackoffMin, so that the Pool never spins on a failing HSM.
-func (p *Pool) wait(ctx context.Context) error {
-	var until time.Time
-	floor := time.Duration(0)
-	for _, t := range p.tokens {
-		t.mu.Lock()
-		if t.state == StateDown && (until.IsZero() || t.retryAt.Before(until)) {
-			until = t.retryAt
-		}
-		if floor == 0 || t.cfg.BackoffMin < floor {
-			floor = t.cfg.BackoffMin
-		}
-		t.mu.Unlock()
+	if !alive {
+		return fmt.Errorf("p11: every token has failed for good: %w", errors.Join(errs...))
 	}
-	d := time.Until(until)
-	if until.IsZero() {
-		d = floor
-	}
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("p11: waiting for a token: %w", ctx.Err())
-	case <-timer.C:
-		return nil
-	}
+	return fmt.Errorf("%w: every configured token is down or backing off: %w", ErrTokenDown, errors.Join(errs...))
 }
 
 // SeedRandom gives seed to every token that is up. Tokens that do not

@@ -317,8 +317,16 @@ func TestFakePoolFailsOver(t *testing.T) {
 	if st[0].State != StateDown || st[1].Calls != 10 {
 		t.Errorf("node-a %v, node-b calls %d; want down and 10", st[0].State, st[1].Calls)
 	}
+	// Both down: the pool says so at once, it does not wait for a back-off.
+	fb.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if err := pool.GenerateRandom(ctx, make([]byte, 32)); !errors.Is(err, ErrTokenDown) || ctx.Err() != nil {
+		t.Fatalf("every token down: got %v, want ErrTokenDown before the deadline", err)
+	}
 	// node-a heals; after its back-off it takes requests again.
 	fa.setGen(nil)
+	time.Sleep(2 * cfg.BackoffMax)
 	fb.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_TOKEN_NOT_PRESENT) })
 	for i := range 10 {
 		if err := pool.GenerateRandom(t.Context(), make([]byte, 32)); err != nil {
@@ -338,8 +346,7 @@ func TestFakePoolFailsOver(t *testing.T) {
 	fb.mu.Unlock()
 	fa.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
 	fb.setGen(nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
+	time.Sleep(2 * cfg.BackoffMax)
 	err = pool.GenerateRandom(ctx, make([]byte, 32))
 	if !errors.Is(err, ErrNoRNG) || ctx.Err() != nil {
 		t.Errorf("every token without RNG: got %v, want ErrNoRNG before the deadline", err)

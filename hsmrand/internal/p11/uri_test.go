@@ -150,9 +150,11 @@ func TestLoadPIN(t *testing.T) {
 		{crlf, "1234", ""},
 		{"file://" + crlf, "1234", ""},
 		{"file:" + empty, "", "is empty"},
-		{"|/bin/pin-helper", "", "only file:"},
+		{"|/bin/pin-helper", "", "must be file:"},
 		{"file:relative", "", "absolute"},
 		{"file:" + filepath.Join(dir, "missing"), "", "no such file"},
+		{"s3cret-pin-9876", "", "not shown"},
+		{"file:s3cret-pin-9876", "", "not shown"},
 	} {
 		cfg := Config{PINSource: c.src}
 		pin, err := cfg.loadPIN()
@@ -161,6 +163,8 @@ func TestLoadPIN(t *testing.T) {
 			t.Errorf("%s: got %v, want error %q", c.src, err, c.err)
 		case c.err == "" && (err != nil || string(pin) != c.want):
 			t.Errorf("%s: got %q, %v; want %q", c.src, pin, err, c.want)
+		case err != nil && strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("%s: the error echoes what may be a PIN: %v", c.src, err)
 		}
 	}
 }
