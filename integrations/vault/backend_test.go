@@ -11,7 +11,8 @@ import (
 
 // keysBackend is a stand-in for Vault's transit engine, whose source
 // (builtin/logical/transit in github.com/hashicorp/vault) is under the
-// Business Source License and so is not a dependency here. Like transit's
+// Business Source License and so is not a dependency of this module; the
+// real engine is tested in the test-only module ./transit. Like transit's
 // path_keys.go and path_rotate.go it creates and rotates keysutil policies
 // with framework.Backend.GetRandomReader.
 type keysBackend struct {
