@@ -279,7 +279,16 @@ func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 		}
 	}
 	st := r.Stats()
-	tok := r.pool.src.(*p11.Token).Stats()
+	if len(st.Tokens) != 1 {
+		t.Fatalf("Stats.Tokens has %d entries, want 1", len(st.Tokens))
+	}
+	tok := st.Tokens[0]
+	if tok.Label != hsm.main.Label || tok.Serial != hsm.main.Serial || tok.State != "up" || tok.Calls == 0 || tok.Calls < st.HSMCalls {
+		t.Errorf("token stats %+v; want %s (%s), up, at least %d C_GenerateRandom calls", tok, hsm.main.Label, hsm.main.Serial, st.HSMCalls)
+	}
+	if tok.Errors["CKR_SESSION_HANDLE_INVALID"]+tok.Errors["CKR_SESSION_CLOSED"] == 0 {
+		t.Errorf("token errors %v; want the closed sessions counted by return code", tok.Errors)
+	}
 	if st.HSMCalls-calls < 30 || tok.Reopens == 0 || st.State != StateHealthy || st.ReadErrors != 0 {
 		t.Errorf("HSM calls %d, reopens %d, state %v, read errors %d; want ≥ 30, > 0, healthy, 0", st.HSMCalls-calls, tok.Reopens, st.State, st.ReadErrors)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
 )
 
 // State is where a Reader stands; [Stats] reports it and
@@ -86,6 +87,49 @@ type Stats struct {
 
 	// LastError is the last HSM or health failure (never holds a PIN).
 	LastError string
+
+	// Tokens holds one entry per PKCS#11 token of a Reader made by [Open],
+	// in configuration order; it is empty for [New]. Where HSMCalls counts
+	// the Reader's requests, a token's Calls counts its C_GenerateRandom
+	// calls, and its Errors every fault by return code, those that the
+	// token layer recovered from included.
+	Tokens []TokenStats
+}
+
+// TokenStats is a snapshot of one PKCS#11 token's counters.
+type TokenStats struct {
+	Label, Serial string // once the token has been found
+	Slot          uint   // the slot it was last found in
+	// State is "up", "down" (backing off, then looked for again),
+	// "failed" (stopped for good: a refused login, no RNG) or "closed".
+	State string
+
+	Calls   uint64        // C_GenerateRandom calls that returned
+	Bytes   uint64        // the bytes they returned
+	Latency time.Duration // their total duration
+	Logins  uint64        // C_Login calls made (at most one per session opened)
+
+	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
+	Recoveries uint64 // times the token was found again after being down
+
+	// Errors counts faults by return code name ("CKR_DEVICE_REMOVED"),
+	// "bad-block" for output that failed the block checks (short, all
+	// zero, repeated) and "token-not-found".
+	Errors    map[string]uint64
+	LastError string // never holds a PIN
+}
+
+// tokenStats converts the token layer's snapshots.
+func tokenStats(ps []p11.Stats) []TokenStats {
+	ts := make([]TokenStats, len(ps))
+	for i, p := range ps {
+		ts[i] = TokenStats{
+			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
+			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins,
+			Reopens: p.Reopens, Recoveries: p.Recoveries, Errors: p.Errors, LastError: p.LastError,
+		}
+	}
+	return ts
 }
 
 // MeanHSMLatency returns HSMLatency / HSMCalls, or 0 before any call.
@@ -124,5 +168,11 @@ func (r *Reader) Stats() Stats {
 		LastError:      p.lastError,
 	}
 	st.State, st.DegradedTime = r.state.snapshot()
+	switch src := r.pool.src.(type) {
+	case *p11.Token:
+		st.Tokens = tokenStats([]p11.Stats{src.Stats()})
+	case *p11.Pool:
+		st.Tokens = tokenStats(src.Stats())
+	}
 	return st
 }

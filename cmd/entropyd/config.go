@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pkcs11URI, "pkcs11-uri", "", "read a PKCS#11 token named by an RFC 7512 `URI` (pkcs11:token=...?module-path=...)")
 	fs.BoolVar(&c.pkcs11FromEnv, "pkcs11-from-env", false, "read a PKCS#11 token named as hsmrand does: HSMRAND_URI, or Vault's VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL and VAULT_HSM_PIN")
 	fs.IntVar(&c.pkcs11Rate, "pkcs11-rate", 0, "read at most `N` bytes per second from the token; 0 means no limit")
-	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", 1024, "bytes per C_GenerateRandom call")
+	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", 1024, "bytes per read of the token's hsmrand Reader; hsmrand draws from the token in calls of up to 64 KiB")
 	fs.StringVar(&c.pinFile, "pin-file", "", "read the token's PIN from `FILE` (or set "+pinEnv+"; never a flag)")
 
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")
@@ -131,6 +132,9 @@ func (c *runConfig) validate() error {
 		return bad("pkcs11-rate", "%d is negative", c.pkcs11Rate)
 	case c.pkcs11Chunk < 1 || c.pkcs11Chunk > maxChunk:
 		return bad("pkcs11-chunk", "%d is not in 1..%d", c.pkcs11Chunk, maxChunk)
+	case uriHasPINValue(c.pkcs11URI):
+		// The URI is not echoed: it holds the PIN.
+		return bad("pkcs11-uri", "pin-value would put the PIN in the process's arguments or the configuration file; use pin-source=file:/abs/path in the URI, --pin-file or %s", pinEnv)
 	case c.startupTimeout <= 0:
 		return bad("startup-timeout", "%v is not positive", c.startupTimeout)
 	case c.sourceTimeout <= 0:
@@ -176,4 +180,21 @@ func (c *runConfig) fileList() []string {
 // envName is the environment variable name of a flag, without envPrefix.
 func envName(flagName string) string {
 	return strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// uriHasPINValue reports whether a PKCS#11 URI carries its PIN inline (RFC
+// 7512 pin-value), however its attribute names are percent-encoded.
+func uriHasPINValue(uri string) bool {
+	path, query, _ := strings.Cut(uri, "?")
+	attrs := append(strings.Split(path, ";"), strings.Split(query, "&")...)
+	for _, attr := range attrs {
+		name, _, _ := strings.Cut(attr, "=")
+		if n, err := url.PathUnescape(name); err == nil {
+			name = n
+		}
+		if strings.EqualFold(name, "pin-value") {
+			return true
+		}
+	}
+	return false
 }

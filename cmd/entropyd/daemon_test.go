@@ -228,10 +228,23 @@ func TestRunAllFailed(t *testing.T) {
 	}
 }
 
+// mayFeed reports whether the tests may feed the kernel (they run as root);
+// when HSMENTROPY_REQUIRE_KERNELFEED=1 (CI) not being root is a failure.
+func mayFeed(t *testing.T) bool {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return true
+	}
+	if os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") == "1" {
+		t.Fatal("feeding the kernel needs root (CAP_SYS_ADMIN), and HSMENTROPY_REQUIRE_KERNELFEED=1 requires it")
+	}
+	return false
+}
+
 // needRoot skips a test that feeds the kernel unless it may.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	if !mayFeed(t) {
 		t.Skip("feeding the kernel needs root (CAP_SYS_ADMIN); run the tests as root to cover it")
 	}
 }

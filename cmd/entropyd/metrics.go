@@ -24,6 +24,7 @@ type collector struct {
 	feeds, feedsOSOnly, lastFeed, lastFeedAge                    *prometheus.Desc
 	kernelBytes, kernelCredited, kernelReseeds, kernelErrors     *prometheus.Desc
 	kernelReady, mixReseeds, mixOSOnly, mixPrimaryErrors         *prometheus.Desc
+	hsm                                                          hsmDescs
 }
 
 func newCollector(snap func() snapshot) *collector {
@@ -54,6 +55,7 @@ func newCollector(snap func() snapshot) *collector {
 		mixReseeds:       desc("mixer_reseeds_total", "Reseeds of the mixer's CTR_DRBG, one per feed."),
 		mixOSOnly:        desc("mixer_os_only_seeds_total", "Mixer seedings and reseeds from the OS alone."),
 		mixPrimaryErrors: desc("mixer_primary_errors_total", "Mixer seedings and reseeds for which no source other than the OS delivered."),
+		hsm:              newHSMDescs(),
 	}
 }
 
@@ -66,6 +68,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.kernelBytes, c.kernelCredited, c.kernelReseeds, c.kernelErrors,
 		c.kernelReady, c.mixReseeds, c.mixOSOnly, c.mixPrimaryErrors,
 	} {
+		ch <- d
+	}
+	for _, d := range c.hsm.all() {
 		ch <- d
 	}
 }
@@ -145,6 +150,9 @@ func (c *collector) collectSource(ch chan<- prometheus.Metric, src sourceSnapsho
 		if t.cut > 0 {
 			gauge(c.proximity, float64(t.max)/float64(t.cut), n, t.name)
 		}
+	}
+	if src.HSM != nil {
+		c.hsm.collect(ch, n, src.HSM, counter, gauge)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -33,6 +34,13 @@ func fullSnapshot() snapshot {
 			Health: health.Stats{State: health.Operational, Samples: 128, StartUps: 1,
 				RCT: health.Counts{Intermittent: 1, Max: 3, Cutoff: 9, PermanentCutoff: 17},
 				APT: health.Counts{Max: 6, Cutoff: 26, PermanentCutoff: 41}},
+		}, {
+			Name: "pkcs11", State: stateHealthy, Counters: c.snapshot(),
+			HSM: &hsmrand.Stats{State: hsmrand.StateHealthy, HSMCalls: 3, HSMBytes: 3 << 16, HSMErrors: 1,
+				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024,
+				Health: health.Stats{RCT: health.Counts{Intermittent: 1}},
+				Tokens: []hsmrand.TokenStats{{Label: "vault", Serial: "a359c86d25489d00", State: "up", Calls: 4, Bytes: 4 << 16,
+					Latency: 80 * time.Microsecond, Logins: 1, Reopens: 1, Errors: map[string]uint64{"CKR_SESSION_CLOSED": 1}}}},
 		}},
 		Kernel:      kernelfeed.Stats{Feeds: 1, Bytes: 64, CreditedBits: 384, Reseeds: 1},
 		KernelFed:   true,
@@ -94,7 +102,9 @@ func TestMetricsLint(t *testing.T) {
 
 // TestMetricsValues checks a few values built from the snapshot.
 func TestMetricsValues(t *testing.T) {
-	reg := gatherer(t, fullSnapshot())
+	s := fullSnapshot()
+	s.Sources = s.Sources[:1] // hwrng; TestMetricsHSM has the token
+	reg := gatherer(t, s)
 	want := `
 # HELP entropyd_kernel_entropy_credited_total Entropy credited to the kernel, in bits; credit is given only while the kernel RNG is not ready.
 # TYPE entropyd_kernel_entropy_credited_total counter
@@ -118,6 +128,56 @@ entropyd_source_health_failures_total{kind="permanent",source="hwrng",test="rct"
 	}
 	if got := testutil.ToFloat64(stateMetric(t, reg, "healthy")); got != 1 {
 		t.Errorf("source_state{state=healthy} = %v, want 1", got)
+	}
+}
+
+// TestMetricsHSM checks the PKCS#11 source's hsmrand and token metrics.
+func TestMetricsHSM(t *testing.T) {
+	s := fullSnapshot()
+	s.Sources = s.Sources[1:]
+	reg := gatherer(t, s)
+	want := `
+# HELP entropyd_hsm_requests_total Requests hsmrand made to the HSM (C_GenerateRandom calls of up to 64 KiB, over every token).
+# TYPE entropyd_hsm_requests_total counter
+entropyd_hsm_requests_total{source="pkcs11"} 3
+# HELP entropyd_hsm_health_failures_total SP 800-90B health test failures of the raw HSM bytes, by test (rct, apt) and kind (intermittent, permanent).
+# TYPE entropyd_hsm_health_failures_total counter
+entropyd_hsm_health_failures_total{kind="intermittent",source="pkcs11",test="apt"} 0
+entropyd_hsm_health_failures_total{kind="intermittent",source="pkcs11",test="rct"} 1
+entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="apt"} 0
+entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="rct"} 0
+# HELP entropyd_pkcs11_errors_total Faults by token and PKCS#11 return value (CKR_...), bad-block (short, all-zero or repeated output) or token-not-found, recovered ones included.
+# TYPE entropyd_pkcs11_errors_total counter
+entropyd_pkcs11_errors_total{code="CKR_SESSION_CLOSED",serial="a359c86d25489d00",source="pkcs11",token="vault"} 1
+# HELP entropyd_pkcs11_logins_total C_Login calls made, by token; a refused login is never retried.
+# TYPE entropyd_pkcs11_logins_total counter
+entropyd_pkcs11_logins_total{serial="a359c86d25489d00",source="pkcs11",token="vault"} 1
+# HELP entropyd_pkcs11_generate_random_seconds_total Total time spent in C_GenerateRandom calls, by token, in seconds.
+# TYPE entropyd_pkcs11_generate_random_seconds_total counter
+entropyd_pkcs11_generate_random_seconds_total{serial="a359c86d25489d00",source="pkcs11",token="vault"} 8e-05
+`
+	names := []string{"entropyd_hsm_requests_total", "entropyd_hsm_health_failures_total", "entropyd_pkcs11_errors_total",
+		"entropyd_pkcs11_logins_total", "entropyd_pkcs11_generate_random_seconds_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "entropyd_pkcs11_token_state" && mf.GetName() != "entropyd_hsm_state" {
+			continue
+		}
+		on := 0
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge().GetValue() == 1 {
+				on++
+			}
+		}
+		if on != 1 {
+			t.Errorf("%s: %d states set, want exactly 1", mf.GetName(), on)
+		}
 	}
 }
 

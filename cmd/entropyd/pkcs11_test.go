@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +47,7 @@ func TestRunSoftHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"--pkcs11-uri", tokenURI(tok), "--pin-file", pinFile, "--feed-interval", "200ms"}
-	root := os.Geteuid() == 0
+	root := mayFeed(t)
 	if !root {
 		args = append(args, "--no-feed")
 		t.Log("not root: a dry run, the kernel is not fed (run the tests as root to cover it)")
@@ -64,6 +66,21 @@ func TestRunSoftHSM(t *testing.T) {
 	}
 	if v := metric(t, body, `entropyd_feeds_os_only_total`); v != 0 {
 		t.Errorf("%v feeds from the OS alone with a healthy token", v)
+	}
+	// hsmrand's own view of the token: its requests, and the token layer's
+	// C_GenerateRandom calls and logins.
+	if v := metric(t, body, `entropyd_hsm_requests_total{source="pkcs11"}`); v < 1 {
+		t.Errorf("entropyd_hsm_requests_total = %v, want ≥ 1", v)
+	}
+	tl := fmt.Sprintf(`{serial=%q,source="pkcs11",token=%q}`, tok.Serial, tok.Label)
+	if v := metric(t, body, `entropyd_pkcs11_generate_random_calls_total`+tl); v < 1 {
+		t.Errorf("entropyd_pkcs11_generate_random_calls_total = %v, want ≥ 1", v)
+	}
+	if v := metric(t, body, `entropyd_pkcs11_logins_total`+tl); v < 1 {
+		t.Errorf("entropyd_pkcs11_logins_total = %v, want ≥ 1 (a PIN is configured)", v)
+	}
+	if v := metric(t, body, `entropyd_pkcs11_token_state{serial=`+strconv.Quote(tok.Serial)+`,source="pkcs11",state="up",token=`+strconv.Quote(tok.Label)+`}`); v != 1 {
+		t.Errorf("token state up = %v, want 1", v)
 	}
 	if root {
 		if !fedRE.MatchString(d.stderr.String()) {

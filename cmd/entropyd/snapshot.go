@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/hsmentropy/hsmentropy/mixer"
 )
@@ -33,6 +34,8 @@ type sourceSnapshot struct {
 	State    sourceState
 	Counters counterSnapshot
 	Health   health.Stats
+	// HSM holds hsmrand's counters for the PKCS#11 source; nil otherwise.
+	HSM *hsmrand.Stats
 }
 
 // snapshot copies the daemon's state for one scrape.
@@ -45,7 +48,12 @@ func (d *daemon) snapshot() snapshot {
 		s.LastFeed = time.Unix(0, n)
 	}
 	for _, src := range d.set.all() {
-		s.Sources = append(s.Sources, sourceSnapshot{Name: src.name, State: src.getState(), Counters: src.c.snapshot(), Health: src.tester.Stats()})
+		ss := sourceSnapshot{Name: src.name, State: src.getState(), Counters: src.c.snapshot(), Health: src.tester.Stats()}
+		if src.hsm != nil {
+			st := src.hsm()
+			ss.HSM = &st
+		}
+		s.Sources = append(s.Sources, ss)
 	}
 	s.Kernel, s.KernelFed = d.feeders.stats()
 	ready, err := kernelfeed.KernelReady()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -82,6 +83,10 @@ type source struct {
 	everHealthy atomic.Bool
 	log         *slog.Logger
 	events      chan<- event
+	// hsm, for the PKCS#11 source, returns hsmrand's own counters: its
+	// requests to the token and the health tests of the raw token bytes,
+	// which this source's tester (on hsmrand's mixed output) cannot see.
+	hsm func() hsmrand.Stats
 }
 
 // newSource returns a source in the degraded state (start-up test pending).

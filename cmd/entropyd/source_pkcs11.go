@@ -62,22 +62,21 @@ type pkcs11Source struct {
 	r    *hsmrand.Reader
 }
 
-// pkcs11Opener opens the token cfg names, waiting at most --startup-timeout
-// for its start-up health test, and returns the source's opener.
-func pkcs11Opener(ctx context.Context, cfg *runConfig) (opener, io.Closer, error) {
+// openPKCS11 opens the token cfg names, waiting at most --startup-timeout
+// for its start-up health test.
+func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
 	hc, err := pkcs11Config(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer clear(hc.PIN)
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
 	r, err := hsmrand.Open(ctx, hc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PKCS#11 source %v: %w", hc, err)
+		return nil, fmt.Errorf("PKCS#11 source %v: %w", hc, err)
 	}
-	p := &pkcs11Source{r: r}
-	return p.open, p, nil
+	return &pkcs11Source{r: r}, nil
 }
 
 // open is an opener: the same Reader every time, closed only by Close.

@@ -44,15 +44,16 @@ func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events 
 		}
 	}
 	if cfg.pkcs11URI != "" || cfg.pkcs11FromEnv {
-		open, closer, err := pkcs11Opener(ctx, cfg)
+		tok, err := openPKCS11(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		set.closers = append(set.closers, closer)
-		if err := add(pkcs11SourceName, open, cfg.pkcs11Chunk, cfg.pkcs11Rate); err != nil {
+		set.closers = append(set.closers, tok)
+		if err := add(pkcs11SourceName, tok.open, cfg.pkcs11Chunk, cfg.pkcs11Rate); err != nil {
 			set.close()
 			return nil, err
 		}
+		set.primaries[len(set.primaries)-1].hsm = tok.r.Stats
 	}
 	return set, nil
 }
