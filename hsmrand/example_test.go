@@ -8,20 +8,27 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/hsmrand"
 )
 
-// ExampleOpen opens a PKCS#11 token by URI, with the PIN in a file. (It
-// needs the token, so it is compiled but not run.)
+// ExampleOpen opens the PKCS#11 token that HSMRAND_URI names (or Vault's
+// VAULT_HSM_* variables), for example
+//
+//	HSMRAND_URI='pkcs11:token=vault?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/hsmrand/pin'
+//
+// Under go test, TestMain points HSMRAND_URI at a SoftHSM token it creates.
 func ExampleOpen() {
+	cfg, err := hsmrand.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := hsmrand.Open(ctx, hsmrand.Config{
-		URI:     "pkcs11:token=vault?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/hsmrand/pin",
-		Options: hsmrand.Options{Policy: hsmrand.Degrade},
-	})
+	r, err := hsmrand.Open(ctx, cfg)
 	if err != nil {
 		fmt.Println(err) // names the PKCS#11 call, the CKR_ code and what to do
 		return
@@ -34,7 +41,8 @@ func ExampleOpen() {
 		return
 	}
 	st := r.Stats()
-	fmt.Println(st.State, st.HSMCalls, st.MeanHSMLatency())
+	fmt.Println(st.State, st.Policy, st.HSMCalls > 0)
+	// Output: healthy fail-closed true
 }
 
 // ExampleNew builds a Reader over another primary source: here a seeded

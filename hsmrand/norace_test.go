@@ -1,6 +1,0 @@
-//go:build !race
-
-package hsmrand
-
-// raceEnabled says the race detector is on: long tests use smaller counts.
-const raceEnabled = false
