@@ -73,6 +73,37 @@ func TestAssessJSONMatchesTool(t *testing.T) {
 			if math.Abs(got-want) > 1e-9*want {
 				t.Errorf("hAssessed = %.17g, the tool's %.17g", got, want)
 			}
+			// Every test case, field by field, as the tool wrote it.
+			var ours, theirs struct {
+				IID       bool             `json:"IID"`
+				SHA256    string           `json:"sha256"`
+				TestCases []map[string]any `json:"testCases"`
+			}
+			if err := json.Unmarshal([]byte(out), &ours); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(tool, &theirs); err != nil {
+				t.Fatal(err)
+			}
+			if ours.IID != theirs.IID || ours.SHA256 != theirs.SHA256 || len(ours.TestCases) != len(theirs.TestCases) {
+				t.Fatalf("IID %v, sha256 %s, %d test cases; the tool's %v, %s, %d",
+					ours.IID, ours.SHA256, len(ours.TestCases), theirs.IID, theirs.SHA256, len(theirs.TestCases))
+			}
+			for i, tc := range theirs.TestCases {
+				for k, v := range tc {
+					g, ok := ours.TestCases[i][k]
+					switch want, isNum := v.(float64); {
+					case !ok:
+						t.Errorf("test case %d (%v) lacks %q", i, tc["testCaseDesc"], k)
+					case isNum:
+						if got, _ := g.(float64); math.Abs(got-want) > 1e-9*math.Abs(want) {
+							t.Errorf("test case %d (%v) %s = %.17g, the tool's %.17g", i, tc["testCaseDesc"], k, got, want)
+						}
+					case g != v:
+						t.Errorf("test case %d %s = %v, the tool's %v", i, k, g, v)
+					}
+				}
+			}
 		})
 	}
 }

@@ -66,6 +66,10 @@ type IIDResult struct {
 	// objects, "iteration" 0, 1 and 2 holding C[i][0], C[i][1] and C[i][2]
 	// of every statistic by its JSON name.
 	PermutationTestResults []map[string]float64 `json:"permutationTestResults"`
+
+	// TestCaseDesc is the tool's test case description: empty for the one
+	// IID test case it writes.
+	TestCaseDesc string `json:"testCaseDesc"`
 }
 
 // Passed reports whether the samples passed all three IID tests, so that
