@@ -13,15 +13,31 @@ FUZZTIME  ?= 10s
 BENCH     ?= .
 BENCHCOUNT ?= 6
 
-.PHONY: all build test race bench fuzz lint testdata clean entropyd install run
+.PHONY: all build test race bench fuzz lint testdata clean entropyd install run faultp11
 
 all: lint build test
 
 build:
 	$(GO) build $(PKGS)
 
+# The fault-injecting PKCS#11 module the reliability tests load in front of
+# SoftHSM (internal/faultp11), built with the system C compiler and the
+# PKCS#11 headers that github.com/miekg/pkcs11 ships. Tests find it through
+# HSMENTROPY_FAULTP11; without it they build it themselves.
+CC        ?= cc
+FAULTP11   = bin/libfaultp11.so
+export HSMENTROPY_FAULTP11 ?= $(CURDIR)/$(FAULTP11)
+
+$(FAULTP11): internal/faultp11/c/faultp11.c go.mod
+	@mkdir -p bin
+	$(GO) mod download github.com/miekg/pkcs11
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -I"$$($(GO) list -m -f '{{.Dir}}' github.com/miekg/pkcs11)" \
+	  -o $@ internal/faultp11/c/faultp11.c -ldl -lpthread
+
+faultp11: $(FAULTP11)
+
 # The README's test command. -race is included: the packages are concurrent.
-test:
+test: $(FAULTP11)
 	$(GO) test -race -count=1 $(PKGS)
 
 race: test

@@ -225,6 +225,14 @@ type Config struct {
 	// flight, per token; 0 means the p11 default (4).
 	MaxSessions int
 
+	// BackoffMin and BackoffMax bound the wait, per token, after a device
+	// fault (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR,
+	// ...) before the token is looked for again; the wait doubles from
+	// BackoffMin up to BackoffMax, with jitter. A token that comes back is
+	// therefore in use again within about BackoffMax. 0 means the p11
+	// defaults, 100 ms and 30 s.
+	BackoffMin, BackoffMax time.Duration
+
 	Options
 }
 
@@ -246,6 +254,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		pc := p11.Config{
 			ModulePath: c.ModulePath, TokenLabel: c.TokenLabel, Serial: c.Serial,
 			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, MaxSessions: c.MaxSessions,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
 		}
 		if c.SlotID != nil {
 			id := *c.SlotID
@@ -271,6 +280,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 			return nil, fmt.Errorf("hsmrand: URI %d of %d carries a PIN and Config gives one too; give one", i+1, 1+len(c.FailoverURIs))
 		}
 		pc.MaxSessions = c.MaxSessions
+		pc.BackoffMin, pc.BackoffMax = c.BackoffMin, c.BackoffMax
 		cfgs = append(cfgs, pc)
 	}
 	return cfgs, nil

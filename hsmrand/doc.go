@@ -58,13 +58,18 @@
 //
 //   - [FailClosed], the default: the read waits up to Options.Deadline (5 s)
 //     for the refiller, then fails with [ErrUnavailable]; the next read tries
-//     again. A permanent failure is sticky: the Reader enters StateFailed
+//     again. The deadline counts from when the HSM stopped delivering, not
+//     from each read: once it has been down (or a request of the refiller's
+//     has hung) for a whole deadline, reads that need HSM bytes fail at once
+//     until it delivers again, rather than queueing for HSM bytes and each
+//     waiting out the deadline in turn. A permanent failure is sticky: the Reader enters StateFailed
 //     and every read returns [ErrHealthFailure] or [ErrSourceFailed], as
 //     age's stream reader keeps failing after its first failure. No output
 //     ever rests on the OS alone.
 //   - [Degrade]: the seeding uses the OS source alone
 //     (mixer.ContinueOSOnly), without waiting while the HSM is known to be
-//     down, and the read succeeds. The Reader enters StateDegraded;
+//     down (after a failed request, or once a request has hung for a
+//     deadline), and the read succeeds. The Reader enters StateDegraded;
 //     Stats shows the state, the time spent degraded, the OS-only seedings
 //     and the degraded shards, and Options.OnStateChange is called. Each
 //     degraded shard tries the HSM again at its next request, so the Reader

@@ -71,15 +71,16 @@ type pool struct {
 	done   chan struct{} // closed when the refiller has returned
 	chunk  []byte        // the refiller's draw buffer; wiped after each draw
 
-	mu      sync.Mutex
-	buf     []byte        // ring: buf[head:], then buf[:...], n bytes unread
-	head, n int           // every byte outside the unread ones is zero
-	changed chan struct{} // closed and replaced when bytes arrive or the stream's state changes
-	down    error         // why the stream is down; nil when up
-	drawing time.Time     // when the request in flight started; zero when none is
-	fatal   error         // a permanent failure; the stream is over
-	closed  bool
-	st      poolCounters
+	mu        sync.Mutex
+	buf       []byte        // ring: buf[head:], then buf[:...], n bytes unread
+	head, n   int           // every byte outside the unread ones is zero
+	changed   chan struct{} // closed and replaced when bytes arrive or the stream's state changes
+	down      error         // why the stream is down; nil when up
+	downSince time.Time     // since when it has been unable to deliver; zero when up
+	drawing   time.Time     // when the request in flight started; zero when none is
+	fatal     error         // a permanent failure; the stream is over
+	closed    bool
+	st        poolCounters
 }
 
 // poolCounters are the pool's running totals; guarded by pool.mu.
@@ -106,8 +107,12 @@ func newPool(src source, tester *health.Tester, events poolEvents, s *settings) 
 // Read hands out len(b) healthy HSM bytes (the mixer asks for SeedLen) and
 // wipes them from the buffer. When the buffer holds too few it wakes the
 // refiller and waits, up to the deadline; under Degrade it does not wait
-// while the stream is down. A request larger than the buffer is served in
-// part (io.ReadFull, which the mixer uses, asks again).
+// while the stream is down. The deadline counts from when the stream went
+// down, not from each request: seedings queue behind one another (one at a
+// time may take HSM bytes), and once the HSM has failed for a whole
+// deadline the requests that follow fail at once instead of each waiting
+// it out in turn. A request larger than the buffer is served in part
+// (io.ReadFull, which the mixer uses, asks again).
 func (p *pool) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
@@ -137,12 +142,20 @@ func (p *pool) Read(b []byte) (int, error) {
 			err := p.down
 			p.mu.Unlock()
 			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case p.down != nil && time.Since(p.downSince) >= p.deadline:
+			err := p.down
+			p.mu.Unlock()
+			return 0, fmt.Errorf("%w: down for longer than %v: %w", ErrUnavailable, p.deadline, err)
+		}
+		wait := p.deadline
+		if p.down != nil {
+			wait -= time.Since(p.downSince)
 		}
 		ch := p.changed
 		p.mu.Unlock()
 		p.wake()
 		if timer == nil {
-			timer = time.NewTimer(p.deadline)
+			timer = time.NewTimer(wait)
 		}
 		select {
 		case <-ch:
@@ -258,7 +271,7 @@ func (p *pool) refill(ctx context.Context) {
 		p.mu.Lock()
 		p.put(usable)
 		wasDown := p.down != nil
-		p.down = nil
+		p.down, p.downSince = nil, time.Time{}
 		p.signal()
 		p.mu.Unlock()
 		clear(block)
@@ -306,6 +319,9 @@ func (p *pool) quarantine(block []byte) {
 func (p *pool) setDown(cause error) {
 	p.mu.Lock()
 	wasDown := p.down != nil
+	if !wasDown {
+		p.downSince = time.Now()
+	}
 	p.down = cause
 	p.st.lastError = cause.Error()
 	p.signal()
@@ -334,7 +350,7 @@ func (p *pool) stalled() error {
 		return nil
 	}
 	cause := fmt.Errorf("hsmrand: the HSM has not answered a request for %v", waited.Round(time.Millisecond))
-	p.down = cause
+	p.down, p.downSince = cause, p.drawing
 	p.st.lastError = cause.Error()
 	p.signal()
 	p.mu.Unlock()
@@ -349,6 +365,9 @@ func (p *pool) fail(cause error) {
 	p.st.quarantined += uint64(p.n)
 	p.head, p.n = 0, 0
 	p.fatal, p.down = cause, cause
+	if p.downSince.IsZero() {
+		p.downSince = time.Now()
+	}
 	p.st.lastError = cause.Error()
 	p.signal()
 	p.mu.Unlock()

@@ -23,22 +23,17 @@ import (
 var hsm struct {
 	err         error // why SoftHSM is unusable
 	main, spare *softhsmtest.Token
+	faults      *softhsmtest.Token // used only through libfaultp11.so
 	pinFile     string
 }
 
 func TestMain(m *testing.M) {
-	root, err := os.MkdirTemp("", "hsmrand-softhsm-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := func() int {
-		defer os.RemoveAll(root)
-		hsm.err = setupSoftHSM(root)
-		if hsm.err != nil && os.Getenv(softhsmtest.RequireEnv) != "1" {
+	os.Exit(softhsmtest.Run(m, "hsmrand-softhsm-", &hsm.err, func(root string) error {
+		err := setupSoftHSM(root)
+		if err != nil && os.Getenv(softhsmtest.RequireEnv) != "1" {
 			// An Example cannot skip itself: leave out the one that
 			// needs the token, and say so.
-			fmt.Fprintf(os.Stderr, "skipping ExampleOpen: %v (set %s=1 to make this a failure)\n", hsm.err, softhsmtest.RequireEnv)
+			fmt.Fprintf(os.Stderr, "skipping ExampleOpen: %v (set %s=1 to make this a failure)\n", err, softhsmtest.RequireEnv)
 			flag.Parse()
 			skip := "^ExampleOpen$"
 			if f := flag.Lookup("test.skip"); f.Value.String() != "" {
@@ -46,23 +41,22 @@ func TestMain(m *testing.M) {
 			}
 			flag.Set("test.skip", skip)
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+		return err
+	}))
 }
 
 func setupSoftHSM(root string) error {
-	d, err := softhsmtest.NewDir(root)
+	d, err := softhsmtest.NewDirEnv(root)
 	if err != nil {
-		return err
-	}
-	if err := os.Setenv(softhsmtest.ConfEnv, d.Conf); err != nil {
 		return err
 	}
 	if hsm.main, err = d.InitToken("hsmrand-main", "", ""); err != nil {
 		return err
 	}
 	if hsm.spare, err = d.InitToken("hsmrand-spare", "", ""); err != nil {
+		return err
+	}
+	if hsm.faults, err = d.InitToken("hsmrand-faults", "", ""); err != nil {
 		return err
 	}
 	hsm.pinFile = filepath.Join(root, "main.pin")
@@ -77,12 +71,7 @@ func setupSoftHSM(root string) error {
 // SoftHSM.
 func needSoftHSM(tb testing.TB) {
 	tb.Helper()
-	switch {
-	case errors.Is(hsm.err, softhsmtest.ErrNotInstalled):
-		softhsmtest.Unavailable(tb, hsm.err)
-	case hsm.err != nil:
-		tb.Fatalf("setting up SoftHSM: %v", hsm.err)
-	}
+	softhsmtest.Need(tb, hsm.err)
 }
 
 // openSoftHSM opens a Reader on the main token, closed at the end of the

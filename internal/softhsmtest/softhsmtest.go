@@ -82,6 +82,19 @@ func Unavailable(tb testing.TB, err error) {
 	tb.Skipf("skipping: %v (set %s=1 to make this a failure)", err, RequireEnv)
 }
 
+// Need reports the set-up error that [Run] stored: it skips (or, with
+// HSMENTROPY_REQUIRE_SOFTHSM=1, fails) when SoftHSM is not installed, fails
+// on any other set-up error, and does nothing when there was none.
+func Need(tb testing.TB, setupErr error) {
+	tb.Helper()
+	switch {
+	case errors.Is(setupErr, ErrNotInstalled):
+		Unavailable(tb, setupErr)
+	case setupErr != nil:
+		tb.Fatalf("setting up SoftHSM: %v", setupErr)
+	}
+}
+
 // Dir is a SoftHSMv2 configuration file and the token directory it names.
 type Dir struct {
 	Module string // path of libsofthsm2.so
@@ -107,6 +120,37 @@ func NewDir(root string) (*Dir, error) {
 		return nil, fmt.Errorf("softhsmtest: %w", err)
 	}
 	return d, nil
+}
+
+// NewDirEnv is NewDir, then points SOFTHSM2_CONF at the configuration, for
+// this process and the ones it starts.
+func NewDirEnv(root string) (*Dir, error) {
+	d, err := NewDir(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Setenv(ConfEnv, d.Conf); err != nil {
+		return nil, fmt.Errorf("softhsmtest: %w", err)
+	}
+	return d, nil
+}
+
+// Run is the body of a TestMain whose tests share SoftHSM tokens: it makes
+// a temporary directory (named after prefix), calls setup with it to create
+// the tokens (typically through [NewDirEnv] and [Dir.InitToken], before any
+// C_Initialize), runs the tests, removes the directory and returns m.Run's
+// exit code for os.Exit. setup's error is stored in *setupErr rather than
+// ending the run, so that the tests that need no token still run and the
+// others report it through [Unavailable].
+func Run(m *testing.M, prefix string, setupErr *error, setup func(root string) error) int {
+	root, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer os.RemoveAll(root)
+	*setupErr = setup(root)
+	return m.Run()
 }
 
 // Token describes a token created by [Dir.InitToken] or [New].

@@ -2,7 +2,6 @@ package p11
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,25 +24,12 @@ var hsm struct {
 }
 
 func TestMain(m *testing.M) {
-	root, err := os.MkdirTemp("", "p11-softhsm-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := func() int {
-		defer os.RemoveAll(root)
-		hsm.err = setupSoftHSM(root)
-		return m.Run()
-	}()
-	os.Exit(code)
+	os.Exit(softhsmtest.Run(m, "p11-softhsm-", &hsm.err, setupSoftHSM))
 }
 
 func setupSoftHSM(root string) error {
-	d, err := softhsmtest.NewDir(root)
+	d, err := softhsmtest.NewDirEnv(root)
 	if err != nil {
-		return err
-	}
-	if err := os.Setenv(softhsmtest.ConfEnv, d.Conf); err != nil {
 		return err
 	}
 	if hsm.alpha, err = d.InitToken("alpha", "", ""); err != nil {
@@ -58,12 +44,7 @@ func setupSoftHSM(root string) error {
 
 func needSoftHSM(t *testing.T) {
 	t.Helper()
-	switch {
-	case errors.Is(hsm.err, softhsmtest.ErrNotInstalled):
-		softhsmtest.Unavailable(t, hsm.err)
-	case hsm.err != nil:
-		t.Fatalf("setting up SoftHSM: %v", hsm.err)
-	}
+	softhsmtest.Need(t, hsm.err)
 }
 
 func mustRead(t *testing.T, tok *Token, n int) {

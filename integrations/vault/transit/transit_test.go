@@ -2,7 +2,6 @@ package transit
 
 import (
 	"encoding/base64"
-	"fmt"
 	"os"
 	"testing"
 
@@ -21,27 +20,14 @@ var hsm struct {
 }
 
 func TestMain(m *testing.M) {
-	root, err := os.MkdirTemp("", "transit-softhsm-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := func() int {
-		defer os.RemoveAll(root)
-		hsm.err = func() error {
-			d, err := softhsmtest.NewDir(root)
-			if err != nil {
-				return err
-			}
-			if err := os.Setenv(softhsmtest.ConfEnv, d.Conf); err != nil {
-				return err
-			}
-			hsm.token, err = d.InitToken("transit", "", "")
+	os.Exit(softhsmtest.Run(m, "transit-softhsm-", &hsm.err, func(root string) error {
+		d, err := softhsmtest.NewDirEnv(root)
+		if err != nil {
 			return err
-		}()
-		return m.Run()
-	}()
-	os.Exit(code)
+		}
+		hsm.token, err = d.InitToken("transit", "", "")
+		return err
+	}))
 }
 
 // hmacSubkeySize is the HMAC key keysutil draws for every key version
@@ -77,9 +63,7 @@ var transitKeyTypes = []struct {
 // of each type, checks how many bytes each took from the Reader, and uses
 // the keys, so that they are real keys and not just counted reads.
 func TestTransitDrawsOnHSM(t *testing.T) {
-	if hsm.err != nil {
-		softhsmtest.Unavailable(t, hsm.err)
-	}
+	softhsmtest.Need(t, hsm.err)
 	ctx := t.Context()
 	uri := "pkcs11:token=" + hsm.token.Label + "?module-path=" + hsm.token.Module
 	r, err := hsmrand.Open(ctx, hsmrand.Config{URI: uri})
