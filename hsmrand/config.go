@@ -31,6 +31,13 @@ const (
 	// releases bytes after an intermittent failure restarts the test.
 	MinHSMBuffer = 2 * health.StartUpSamples
 
+	// DefaultMaxBufferAge is how long health-tested HSM bytes may wait in
+	// the buffer before they are wiped and drawn afresh. It bounds how long
+	// seed material lingers in memory, and makes the refiller ask the HSM
+	// at least this often, so that an HSM that went away is noticed (and
+	// shown in Stats) even when the demand is low.
+	DefaultMaxBufferAge = 5 * time.Minute
+
 	// MaxHSMBuffer bounds HSMBuffer: the buffer holds secrets, and a larger
 	// one only postpones what the HSM's speed decides.
 	MaxHSMBuffer = 256 * p11.MaxChunk
@@ -113,6 +120,11 @@ type Options struct {
 	// MaxHSMBuffer. The refiller tops it up when it is half empty.
 	HSMBuffer int
 
+	// MaxBufferAge is how long HSM bytes may wait in the buffer unused:
+	// then they are wiped (Stats.Expired) and drawn afresh. 0 means
+	// DefaultMaxBufferAge; negative means no limit.
+	MaxBufferAge time.Duration
+
 	// Reseed is the mixer's reseed policy.
 	Reseed ReseedPolicy
 
@@ -143,7 +155,8 @@ type settings struct {
 	notify   func(from, to State, cause error)
 	health   health.Config
 	hsmBuf   int
-	mixer    mixer.Config // Primary and OnPrimaryError are set by newReader
+	maxAge   time.Duration // 0: no limit
+	mixer    mixer.Config  // Primary and OnPrimaryError are set by newReader
 }
 
 // settings validates o and returns a copy with the defaults applied.
@@ -154,6 +167,7 @@ func (o *Options) settings() (settings, error) {
 		notify:   o.OnStateChange,
 		health:   o.Health,
 		hsmBuf:   o.HSMBuffer,
+		maxAge:   o.MaxBufferAge,
 		mixer: mixer.Config{
 			OS:                   o.OS,
 			Shards:               o.Shards,
@@ -180,6 +194,12 @@ func (o *Options) settings() (settings, error) {
 		s.hsmBuf = DefaultHSMBuffer
 	case s.hsmBuf < MinHSMBuffer || s.hsmBuf > MaxHSMBuffer:
 		return settings{}, fmt.Errorf("hsmrand: Options.HSMBuffer is %d, want 0 (default) or %d to %d", s.hsmBuf, MinHSMBuffer, MaxHSMBuffer)
+	}
+	switch {
+	case s.maxAge == 0:
+		s.maxAge = DefaultMaxBufferAge
+	case s.maxAge < 0:
+		s.maxAge = 0
 	}
 	if s.mixer.OS == nil {
 		s.mixer.OS = systemReader

@@ -24,7 +24,11 @@
 // keeps a bounded buffer (Options.HSMBuffer, 64 KiB) of healthy bytes,
 // topping it up when it is half empty. Reads never call the HSM: after Open
 // returns, a Read waits on the HSM only if the buffer runs dry, which takes
-// an HSM that is down or much slower than the demand.
+// an HSM that is down or much slower than the demand. Bytes that wait in
+// the buffer longer than Options.MaxBufferAge (5 minutes) are wiped and
+// drawn afresh: seed material does not linger in memory, and the HSM is
+// asked at least that often, so an outage shows in Stats even when little
+// is read.
 //
 // The output comes from package mixer's construction: CTR_DRBG with AES-256
 // and no derivation function (SP 800-90A Rev. 1, Section 10.2.1), in
@@ -128,7 +132,9 @@
 // label or serial, while reads go on from the buffer.
 //
 // Close stops the refiller, waiting for a request in flight, then wipes and
-// closes everything. The OnStateChange hook runs from the refiller or from
+// closes everything. PKCS#11 forbids closing a session or finalising the
+// library under a call, so Close waits for as long as a hung HSM holds its
+// call; readers waiting on the Reader are released at once with ErrClosed. The OnStateChange hook runs from the refiller or from
 // a read with locks held: it must be quick and must not read from the
 // Reader.
 //

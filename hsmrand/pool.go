@@ -65,6 +65,7 @@ type pool struct {
 	events   poolEvents
 	policy   Policy
 	deadline time.Duration
+	maxAge   time.Duration // 0: buffered bytes never expire
 
 	want   chan struct{} // capacity 1: wakes the refiller
 	cancel context.CancelFunc
@@ -74,6 +75,7 @@ type pool struct {
 	mu        sync.Mutex
 	buf       []byte        // ring: buf[head:], then buf[:...], n bytes unread
 	head, n   int           // every byte outside the unread ones is zero
+	oldest    time.Time     // when the oldest unread bytes were put; zero when n == 0
 	changed   chan struct{} // closed and replaced when bytes arrive or the stream's state changes
 	down      error         // why the stream is down; nil when up
 	downSince time.Time     // since when it has been unable to deliver; zero when up
@@ -85,17 +87,17 @@ type pool struct {
 
 // poolCounters are the pool's running totals; guarded by pool.mu.
 type poolCounters struct {
-	calls, bytes, errors, used, quarantined uint64
-	latency, maxLatency                     time.Duration
-	buffered                                int
-	lastError                               string
+	calls, bytes, errors, used, quarantined, expired uint64
+	latency, maxLatency                              time.Duration
+	buffered                                         int
+	lastError                                        string
 }
 
 // newPool starts the refiller. size is the buffer's capacity.
 func newPool(src source, tester *health.Tester, events poolEvents, s *settings) *pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{
-		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline,
+		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline, maxAge: s.maxAge,
 		want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 		chunk: make([]byte, min(s.hsmBuf, maxDraw)),
 		buf:   make([]byte, s.hsmBuf), changed: make(chan struct{}),
@@ -183,6 +185,9 @@ func (p *pool) take(b []byte) int {
 		p.n -= k
 	}
 	p.st.used += uint64(n)
+	if p.n == 0 {
+		p.oldest = time.Time{}
+	}
 	if p.n <= len(p.buf)/2 {
 		p.wake()
 	}
@@ -192,6 +197,9 @@ func (p *pool) take(b []byte) int {
 // put appends healthy bytes to the ring; there is room for them. p.mu is
 // held.
 func (p *pool) put(b []byte) {
+	if p.n == 0 && len(b) > 0 {
+		p.oldest = time.Now()
+	}
 	for len(b) > 0 {
 		tail := (p.head + p.n) % len(p.buf)
 		end := len(p.buf)
@@ -202,6 +210,32 @@ func (p *pool) put(b []byte) {
 		p.n += k
 		b = b[k:]
 	}
+}
+
+// expiry returns a channel that fires when the oldest buffered bytes reach
+// maxAge, or nil (never) when they cannot: no limit, or nothing buffered.
+func (p *pool) expiry() <-chan time.Time {
+	p.mu.Lock()
+	oldest := p.oldest
+	p.mu.Unlock()
+	if p.maxAge <= 0 || oldest.IsZero() {
+		return nil
+	}
+	return time.After(time.Until(oldest.Add(p.maxAge)))
+}
+
+// expire wipes the buffer if its oldest bytes have waited maxAge: seed
+// material does not linger, and the refiller's next request checks that
+// the HSM still answers.
+func (p *pool) expire() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.oldest.IsZero() || time.Since(p.oldest) < p.maxAge {
+		return
+	}
+	clear(p.buf)
+	p.st.expired += uint64(p.n)
+	p.head, p.n, p.oldest = 0, 0, time.Time{}
 }
 
 // wake asks the refiller to top the buffer up.
@@ -235,8 +269,10 @@ func (p *pool) refill(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-p.want:
-				continue
+			case <-p.expiry():
+				p.expire()
 			}
+			continue
 		}
 		block := p.chunk[:min(space, len(p.chunk))]
 		err := p.draw(ctx, block)
@@ -311,7 +347,7 @@ func (p *pool) quarantine(block []byte) {
 	p.mu.Lock()
 	clear(p.buf)
 	p.st.quarantined += uint64(len(block) + p.n)
-	p.head, p.n = 0, 0
+	p.head, p.n, p.oldest = 0, 0, time.Time{}
 	p.mu.Unlock()
 }
 
@@ -363,7 +399,7 @@ func (p *pool) fail(cause error) {
 	p.mu.Lock()
 	clear(p.buf)
 	p.st.quarantined += uint64(p.n)
-	p.head, p.n = 0, 0
+	p.head, p.n, p.oldest = 0, 0, time.Time{}
 	p.fatal, p.down = cause, cause
 	if p.downSince.IsZero() {
 		p.downSince = time.Now()
@@ -433,7 +469,7 @@ func (p *pool) close() {
 	p.mu.Lock()
 	clear(p.buf)
 	clear(p.chunk)
-	p.head, p.n = 0, 0
+	p.head, p.n, p.oldest = 0, 0, time.Time{}
 	p.mu.Unlock()
 }
 

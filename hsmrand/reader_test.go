@@ -530,3 +530,22 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// TestMaxBufferAge: buffered HSM bytes that wait longer than MaxBufferAge
+// are wiped and drawn afresh, so the refiller asks the HSM at least that
+// often even when nothing reads.
+func TestMaxBufferAge(t *testing.T) {
+	f := newFakeSource(15)
+	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer, MaxBufferAge: 20 * time.Millisecond})
+	calls := r.Stats().HSMCalls
+	waitFor(t, "buffered bytes to expire and be drawn again", func() bool {
+		st := r.Stats()
+		return st.Expired > 0 && st.HSMCalls >= calls+2
+	})
+	// With no limit nothing expires.
+	r = newFakeReader(t, newFakeSource(16), Options{HSMBuffer: MinHSMBuffer, MaxBufferAge: -1})
+	time.Sleep(50 * time.Millisecond)
+	if st := r.Stats(); st.Expired != 0 {
+		t.Errorf("MaxBufferAge < 0: %d bytes expired", st.Expired)
+	}
+}

@@ -79,6 +79,10 @@ type Stats struct {
 	HealthFailures, Quarantined uint64
 	Health                      health.Stats
 
+	// Expired counts the HSM bytes wiped unused because they waited in the
+	// buffer longer than Options.MaxBufferAge.
+	Expired uint64
+
 	// DegradedTime is the total time spent in StateDegraded, the current
 	// spell included. InstalledWaits counts the times an installed Reader
 	// waited instead of returning an error to crypto/rand.
@@ -163,6 +167,7 @@ func (r *Reader) Stats() Stats {
 		DegradedShards: m.DegradedShards,
 		HealthFailures: uint64(h.RCT.Intermittent + h.RCT.Permanent + h.APT.Intermittent + h.APT.Permanent),
 		Quarantined:    p.quarantined,
+		Expired:        p.expired,
 		Health:         h,
 		InstalledWaits: r.installedWaits.Load(),
 		LastError:      p.lastError,

@@ -75,9 +75,13 @@ func serve(ctx context.Context, cfg *runConfig, log *slog.Logger, hup <-chan os.
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
+		start := time.Now()
 		waitWithin(&wg, stopBudget)
-		if d.set != nil {
-			d.set.close() // after the workers, which read through it
+		// The sources close after the workers, which read through them,
+		// within what is left of the budget.
+		left := max(stopBudget-time.Since(start), stopBudget/4)
+		if d.set != nil && !d.set.closeWithin(left) {
+			log.Warn("a source did not close in time (an HSM call in flight has not returned); leaving it behind", "waited", left)
 		}
 	}()
 	if d.set, err = newSourceSet(wctx, cfg, log, d.events); err != nil {

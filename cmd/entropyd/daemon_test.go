@@ -49,7 +49,7 @@ type daemonProc struct {
 	url    string // http://host:port
 }
 
-var listenRE = regexp.MustCompile(`msg="serving metrics" url=http://([^/ ]+)/metrics`)
+var listenRE = regexp.MustCompile(`msg"?[=:]"serving metrics"?[ ,]"?url"?[=:]"?http://([^/ "]+)/metrics`) // text or JSON
 
 // startDaemon runs entropyd run with args, metrics on an ephemeral port.
 func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {

@@ -87,6 +87,9 @@ type source struct {
 	// requests to the token and the health tests of the raw token bytes,
 	// which this source's tester (on hsmrand's mixed output) cannot see.
 	hsm func() hsmrand.Stats
+	// upstreamOK, for the PKCS#11 source, reports whether hsmrand's own
+	// stream is healthy: the source is healthy only when it is.
+	upstreamOK func() bool
 }
 
 // newSource returns a source in the degraded state (start-up test pending).
@@ -248,7 +251,7 @@ func (s *source) test(block []byte) error {
 	case err != nil:
 		return err
 	}
-	if s.tester.State() == health.Operational {
+	if s.tester.State() == health.Operational && (s.upstreamOK == nil || s.upstreamOK()) {
 		s.setState(stateHealthy)
 	}
 	s.ready.put(usable)

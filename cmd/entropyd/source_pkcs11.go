@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
+	"github.com/hsmentropy/hsmentropy/health"
 	"github.com/hsmentropy/hsmentropy/hsmrand"
 )
 
@@ -50,6 +52,10 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	hc.PredictionResistance = true
 	hc.Shards = 1
 	hc.Deadline = cfg.sourceTimeout
+	// Buffered token bytes last no longer than a feed period: the token is
+	// asked at least once a period, so an outage shows in the state and the
+	// metrics by the next feed, and no seed material waits longer.
+	hc.MaxBufferAge = cfg.feedInterval
 	return hc, nil
 }
 
@@ -57,9 +63,47 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 // that a configuration error (a wrong PIN above all: retries lock tokens) ends
 // entropyd at once; afterwards hsmrand reconnects by itself, and the worker's
 // reopenings hand back the same Reader.
+//
+// The token's own state (hsmrand's, from Options.OnStateChange) drives the
+// source's: the worker reads only as fast as the daemon uses bytes, so
+// without it an outage would show only when the worker next read. When
+// hsmrand's stream goes down the source is reconnecting; when it is healthy
+// again the source is healthy again, which makes the daemon feed at once.
 type pkcs11Source struct {
 	once sync.Once
 	r    *hsmrand.Reader
+	// state is hsmrand's State; src is the worker's source once it exists.
+	state atomic.Int32
+	src   atomic.Pointer[source]
+}
+
+// onStateChange is hsmrand's OnStateChange hook: it runs with hsmrand's
+// locks held, so it only swaps atomics and signals the daemon.
+func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
+	p.state.Store(int32(to))
+	s := p.src.Load()
+	if s == nil {
+		return
+	}
+	switch st := s.getState(); {
+	case to != hsmrand.StateHealthy && st == stateHealthy:
+		msg := "the token is not delivering; going on with the other sources"
+		if cause != nil {
+			s.log.Warn(msg, "state", to.String(), "err", cause)
+		} else {
+			s.log.Warn(msg, "state", to.String())
+		}
+		s.setState(stateReconnecting)
+	case to == hsmrand.StateHealthy && st == stateReconnecting && s.tester.State() == health.Operational:
+		s.log.Info("the token is delivering again")
+		s.setState(stateHealthy)
+	}
+}
+
+// attach connects the worker's source, whose state follows the token's.
+func (p *pkcs11Source) attach(s *source) {
+	s.upstreamOK = func() bool { return hsmrand.State(p.state.Load()) == hsmrand.StateHealthy }
+	p.src.Store(s)
 }
 
 // openPKCS11 opens the token cfg names, waiting at most --startup-timeout
@@ -70,13 +114,16 @@ func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
 		return nil, err
 	}
 	defer clear(hc.PIN)
+	p := &pkcs11Source{}
+	hc.OnStateChange = p.onStateChange
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
 	r, err := hsmrand.Open(ctx, hc)
 	if err != nil {
 		return nil, fmt.Errorf("PKCS#11 source %v: %w", hc, err)
 	}
-	return &pkcs11Source{r: r}, nil
+	p.r = r
+	return p, nil
 }
 
 // open is an opener: the same Reader every time, closed only by Close.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // sourceSet is every configured source: the OS source, read on demand as the
@@ -53,7 +54,9 @@ func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events 
 			set.close()
 			return nil, err
 		}
-		set.primaries[len(set.primaries)-1].hsm = tok.r.Stats
+		src := set.primaries[len(set.primaries)-1]
+		src.hsm = tok.r.Stats
+		tok.attach(src)
 	}
 	return set, nil
 }
@@ -62,6 +65,27 @@ func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events 
 func (s *sourceSet) close() {
 	for _, c := range s.closers {
 		c.Close()
+	}
+}
+
+// closeWithin is close bounded by d: closing a PKCS#11 source waits for a
+// C_GenerateRandom call in flight (PKCS#11 forbids closing a session or
+// finalising under one), and a hung HSM may never return it. It reports
+// whether every source closed; if not, the close goes on in the
+// background and the process may exit without it.
+func (s *sourceSet) closeWithin(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		s.close()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 

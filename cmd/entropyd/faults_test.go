@@ -1,0 +1,230 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hsmentropy/hsmentropy/internal/faultp11"
+	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+)
+
+// The tests of this file run entropyd against a SoftHSM token through
+// libfaultp11.so (internal/faultp11), which injects faults below
+// miekg/pkcs11 in the entropyd process, under the control of a file the
+// test rewrites.
+
+// faultyToken creates a token and a control file, and returns the
+// environment and --pkcs11-uri that make entropyd reach the token through
+// the fault module. The control file starts empty. With log set, the module
+// appends every call it sees to calls.log in the control file's directory.
+func faultyToken(t *testing.T, pin string, log bool) (env []string, uri string, ctl *faultp11.Control, tok *softhsmtest.Token) {
+	t.Helper()
+	if _, _, err := softhsmtest.Lookup(); err != nil {
+		softhsmtest.Unavailable(t, err)
+	}
+	module := faultp11.Module(t)
+	dir, err := softhsmtest.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = dir.InitToken("entropyd-faults", pin, ""); err != nil {
+		t.Fatal(err)
+	}
+	cdir := t.TempDir()
+	ctl = faultp11.New(cdir)
+	if err := ctl.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{softhsmtest.ConfEnv + "=" + dir.Conf, faultp11.ControlEnv + "=" + ctl.Path()}
+	if log {
+		env = append(env, faultp11.LogEnv+"="+filepath.Join(cdir, "calls.log"))
+	}
+	return env, "pkcs11:token=" + tok.Label + "?module-path=" + module, ctl, tok
+}
+
+// callLog reads the fault module's call log next to ctl.
+func callLog(t *testing.T, ctl *faultp11.Control) []faultp11.Call {
+	t.Helper()
+	calls, err := faultp11.ReadLog(filepath.Join(filepath.Dir(ctl.Path()), "calls.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+// waitMetric polls /metrics until the series has the value.
+func waitMetric(t *testing.T, d *daemonProc, series string, want func(float64) bool, timeout time.Duration) float64 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		_, body := d.get("/metrics")
+		v, ok := metricValue(body, series)
+		if ok && want(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v (present %v) after %v", series, v, ok, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// metricValue finds one series in a /metrics body.
+func metricValue(body, series string) (float64, bool) {
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestRunTokenRemovedAndBack: the token disappears under a running
+// entropyd and comes back; entropyd says so in its state and metrics, goes
+// on feeding, finds the token again by itself (no restart), and feeds at
+// once when the source has recovered.
+func TestRunTokenRemovedAndBack(t *testing.T) {
+	env, uri, ctl, tok := faultyToken(t, "", false)
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(tok.PIN), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--pkcs11-uri", uri, "--pin-file", pinFile, "--feed-interval", "300ms", "--source-timeout", "200ms"}
+	if !mayFeed(t) {
+		args = append(args, "--no-feed")
+	}
+	d := startDaemon(t, env, args...)
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start`), 10*time.Second)
+	tl := `{serial="` + tok.Serial + `",source="pkcs11",state="up",token="` + tok.Label + `"}`
+
+	if err := ctl.Set(faultp11.Removed(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, d, `entropyd_pkcs11_token_state`+tl, func(v float64) bool { return v == 0 }, 5*time.Second)
+	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 0 }, 5*time.Second)
+	// Back by itself, within the removal and the back-off.
+	waitMetric(t, d, `entropyd_pkcs11_token_state`+tl, func(v float64) bool { return v == 1 }, 15*time.Second)
+	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 15*time.Second)
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=recovery`), 5*time.Second)
+	_, body := d.get("/metrics")
+	if v, _ := metricValue(body, `entropyd_pkcs11_token_recoveries_total{serial="`+tok.Serial+`",source="pkcs11",token="`+tok.Label+`"}`); v < 1 {
+		t.Errorf("token recoveries = %v, want ≥ 1", v)
+	}
+	if v, _ := metricValue(body, `entropyd_feeds_total{result="error"}`); v != 0 {
+		t.Errorf("%v failed feeds: the daemon did not go on while the token was away", v)
+	}
+	lintMetrics(t, body)
+	if code := d.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+}
+
+// TestRunWrongPINLogsInOnce counts, below miekg/pkcs11, the C_Login calls a
+// wrong PIN gets: exactly one (retries lock real tokens), and entropyd
+// exits non-zero at once.
+func TestRunWrongPINLogsInOnce(t *testing.T) {
+	env, uri, ctl, tok := faultyToken(t, "", true)
+	cmd := exec.Command("entropyd", "run", "--no-feed", "--listen", "", "--pkcs11-uri", uri)
+	cmd.Env = append(append(os.Environ(), env...), pinEnv+"=wrong-"+tok.PIN)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() == 0 {
+		t.Fatalf("entropyd with a wrong PIN: %v, want a non-zero exit\n%s", cmd.ProcessState, out)
+	}
+	calls := callLog(t, ctl)
+	if n := faultp11.Count(calls, "C_Login"); n != 1 {
+		t.Errorf("%d C_Login calls with a wrong PIN, want exactly 1; calls: %v", n, calls)
+	}
+	if !strings.Contains(string(out), "CKR_PIN_INCORRECT") || strings.Contains(string(out), "wrong-"+tok.PIN) {
+		t.Errorf("the output should name CKR_PIN_INCORRECT and not show the PIN:\n%s", out)
+	}
+}
+
+// TestRunHungTokenStops: a C_GenerateRandom that never returns does not
+// stop the daemon from stopping: SIGTERM ends it within 5 s, status 0.
+func TestRunHungTokenStops(t *testing.T) {
+	env, uri, ctl, _ := faultyToken(t, "", false)
+	d := startDaemon(t, env, "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "200ms")
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start`), 10*time.Second)
+	if err := ctl.Set(faultp11.Hang("C_GenerateRandom")); err != nil {
+		t.Fatal(err)
+	}
+	// Let the refiller run into the hang, and a few periods pass.
+	waitMetric(t, d, `entropyd_hsm_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 0 }, 10*time.Second)
+	if code := d.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status after SIGTERM with the token hung = %d, want 0", code)
+	}
+	if !strings.Contains(d.stderr.String(), "did not close in time") {
+		t.Errorf("the log does not say the hung source was left behind:\n%s", d.stderr)
+	}
+}
+
+// TestSecretsNeverShown runs entropyd with a known PIN, from a file and from
+// the environment, text and JSON logs at debug level, a token that fails
+// and recovers, and a wrong PIN; then looks for the PIN in everything
+// entropyd shows: its logs, /metrics, /healthz, /readyz, check's report,
+// its error messages and its command line (/proc/PID/cmdline, what ps
+// shows).
+func TestSecretsNeverShown(t *testing.T) {
+	const pin = "Xq7-known-PIN-5521"
+	env, uri, ctl, _ := faultyToken(t, pin, false)
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	look := func(what, text string) {
+		t.Helper()
+		shown = append(shown, what)
+		if strings.Contains(text, pin) || strings.Contains(text, "Xq7") {
+			t.Errorf("%s shows the PIN:\n%s", what, text)
+		}
+	}
+	for _, run := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"pin-file/text", nil, []string{"--pin-file", pinFile, "--log-level", "debug"}},
+		{"env/json", []string{pinEnv + "=" + pin}, []string{"--log-format", "json", "--log-level", "debug"}},
+	} {
+		t.Run(run.name, func(t *testing.T) {
+			ctl.Clear()
+			args := append([]string{"--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "200ms"}, run.args...)
+			d := startDaemon(t, append(append([]string(nil), env...), run.env...), args...)
+			d.waitLog(regexp.MustCompile(`fed the kernel`), 10*time.Second)
+			cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/cmdline")
+			if err != nil {
+				t.Fatal(err)
+			}
+			look("/proc/PID/cmdline", strings.ReplaceAll(string(cmdline), "\x00", " "))
+			// Faults make the token layer log in again and report errors.
+			ctl.Set(faultp11.Fail("C_GenerateRandom", 0x30, 3), faultp11.Invalidate()) // CKR_DEVICE_ERROR
+			time.Sleep(time.Second)
+			ctl.Clear()
+			for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+				_, body := d.get(path)
+				look(path, body)
+			}
+			d.stop(syscall.SIGTERM)
+			look("the log", d.stderr.String())
+		})
+	}
+	// check, with the right PIN and with a wrong one; run with a wrong one.
+	for _, c := range []struct {
+		sub, pin string
+	}{{"check", pin}, {"check", pin + "-wrong"}, {"run", pin + "-wrong"}} {
+		cmd := exec.Command("entropyd", c.sub, "--no-feed", "--listen", "", "--pkcs11-uri", uri)
+		cmd.Env = append(append(os.Environ(), env...), pinEnv+"="+c.pin)
+		out, _ := cmd.CombinedOutput()
+		look("entropyd "+c.sub+" with PIN "+strings.Replace(c.pin, pin, "(known)", 1), string(out))
+	}
+	t.Logf("looked for the PIN in: %s", strings.Join(shown, ", "))
+}
