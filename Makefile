@@ -13,7 +13,7 @@ FUZZTIME  ?= 10s
 BENCH     ?= .
 BENCHCOUNT ?= 6
 
-.PHONY: all build test race bench fuzz lint testdata clean entropyd install run faultp11
+.PHONY: all build test race bench fuzz lint testdata clean entropyd install run faultp11 quality quality-short
 
 all: lint build test
 
@@ -91,6 +91,16 @@ install: entropyd
 # running against it, metrics on localhost.
 run:
 	./scripts/run-local.sh
+
+# Reader output through statistical test suites (scripts/quality.sh):
+# quality streams SIZE bytes (1 GiB) through ent and an endless stream
+# through dieharder -a (an hour or more); quality-short, which CI runs, a few
+# MB through ent and entropyd assess --iid.
+quality:
+	./scripts/quality.sh full
+
+quality-short:
+	./scripts/quality.sh short
 
 clean:
 	rm -rf bin
