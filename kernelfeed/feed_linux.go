@@ -15,13 +15,16 @@ import (
 // Feeder issues RNDADDENTROPY and RNDRESEEDCRNG on an open /dev/random. It is
 // safe for concurrent use; calls are serialised.
 type Feeder struct {
-	mu     sync.Mutex
-	f      *os.File
-	cfg    Config
-	ready  bool // the kernel RNG, once ready, stays ready
-	stats  Stats
-	closed bool
-	buf    [poolInfoHeaderLen + MaxChunk]byte
+	mu    sync.Mutex
+	f     *os.File
+	cfg   Config
+	ready bool // the kernel RNG, once ready, stays ready
+	// kernelReady asks whether the kernel RNG is ready: KernelReady, or a
+	// test's stand-in for a kernel that is not (one that has booted is).
+	kernelReady func() (bool, error)
+	stats       Stats
+	closed      bool
+	buf         [poolInfoHeaderLen + MaxChunk]byte
 }
 
 // Open opens the device named by cfg and checks, with an empty
@@ -35,7 +38,7 @@ func Open(cfg Config) (*Feeder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernelfeed: %w", err)
 	}
-	fd := &Feeder{f: f, cfg: cfg}
+	fd := &Feeder{f: f, cfg: cfg, kernelReady: KernelReady}
 	// An empty, uncredited RNDADDENTROPY mixes nothing and credits nothing:
 	// it only checks the capability.
 	if err := fd.ioctl(unix.RNDADDENTROPY, encodePoolInfo(fd.buf[:], 0, nil)); err != nil {
@@ -131,7 +134,7 @@ func (fd *Feeder) FeedFrom(r io.Reader, n int) (Result, error) {
 
 func (fd *Feeder) feedChunk(chunk []byte) (credited int, ready bool, err error) {
 	if !fd.ready {
-		r, err := KernelReady()
+		r, err := fd.kernelReady()
 		if err != nil {
 			fd.stats.Errors++
 			return 0, false, err

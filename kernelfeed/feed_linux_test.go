@@ -129,6 +129,43 @@ func TestFeedRealIoctl(t *testing.T) {
 	}
 }
 
+// TestFeedCreditsOnlyBeforeReady feeds through the real ioctl as a Feeder
+// that believes the kernel RNG is not ready (a kernel that has booted far
+// enough to run tests always is): it credits BitsPerByte per byte, capped,
+// and counts it; once the kernel says it is ready, it credits nothing and
+// never asks again.
+func TestFeedCreditsOnlyBeforeReady(t *testing.T) {
+	needRoot(t)
+	fd, err := Open(Config{BitsPerByte: 6})
+	if errors.Is(err, ErrNotPermitted) && os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") != "1" {
+		t.Skipf("kernelfeed: SKIPPED: root without CAP_SYS_ADMIN in the initial user namespace: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	ready, asked := false, 0
+	fd.kernelReady = func() (bool, error) { asked++; return ready, nil }
+	data := make([]byte, 100)
+	rand.Read(data)
+	res, err := fd.Feed(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Credited != 600 || res.KernelReady || fd.Stats().CreditedBits != 600 {
+		t.Errorf("not ready: credited %d bits (stats %d), ready %v; want 600, 600, false", res.Credited, fd.Stats().CreditedBits, res.KernelReady)
+	}
+	ready = true
+	for range 3 {
+		if res, err = fd.Feed(data); err != nil || res.Credited != 0 || !res.KernelReady {
+			t.Fatalf("ready: %+v, %v; want no credit", res, err)
+		}
+	}
+	if asked != 2 || fd.Stats().CreditedBits != 600 || fd.Stats().Bytes != 400 {
+		t.Errorf("asked %d times, stats %+v; want 2 (ready stays ready), 600 bits, 400 bytes", asked, fd.Stats())
+	}
+}
+
 // TestContainerRoot runs Open as root of a new user namespace, which is what
 // root in a container is: it holds CAP_SYS_ADMIN in its own namespace only,
 // so /dev/random opens but the ioctl is refused. Open must say so clearly.
