@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,12 +32,24 @@ func newProgress(w io.Writer) *progress {
 
 // estimators is a NonIIDOptions.Progress callback.
 func (p *progress) estimators(done, total int, finished string) {
-	p.show(fmt.Sprintf("assessing: %d of %d estimators done (%s)", done, total, finished))
+	p.show(fmt.Sprintf("%s %d of %d estimators done (%s)", bar(done, total), done, total, finished))
 }
 
 // shuffles is an IIDOptions.Progress callback.
 func (p *progress) shuffles(done, total int) {
-	p.show(fmt.Sprintf("assessing: %d of %d permutations", done, total))
+	p.show(fmt.Sprintf("%s %d of %d permutations", bar(done, total), done, total))
+}
+
+// barWidth is the number of cells of the progress bar.
+const barWidth = 24
+
+// bar draws done/total as [#####...........].
+func bar(done, total int) string {
+	n := 0
+	if total > 0 {
+		n = min(barWidth, max(0, done*barWidth/total))
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", barWidth-n) + "]"
 }
 
 func (p *progress) show(msg string) {
