@@ -127,6 +127,38 @@ func TestRunTokenRemovedAndBack(t *testing.T) {
 	}
 }
 
+// TestRunCorruptTokenOutput: the token answers CKR_OK with all-zero bytes;
+// no such block is used (hsmrand refuses them before its health tests), the
+// metrics count them as bad blocks, and the source is healthy again when
+// the token is.
+func TestRunCorruptTokenOutput(t *testing.T) {
+	env, uri, ctl, tok := faultyToken(t, "", false)
+	d := startDaemon(t, env, "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "200ms")
+	d.waitLog(regexp.MustCompile(`fed the kernel`), 10*time.Second)
+	if err := ctl.Set(faultp11.Output(faultp11.OutputZero, -1)); err != nil {
+		t.Fatal(err)
+	}
+	tl := `{code="bad-block",serial="` + tok.Serial + `",source="pkcs11",token="` + tok.Label + `"}`
+	waitMetric(t, d, `entropyd_pkcs11_errors_total`+tl, func(v float64) bool { return v >= 2 }, 10*time.Second)
+	_, body := d.get("/metrics")
+	for _, series := range []string{
+		`entropyd_hsm_health_failures_total{kind="intermittent",source="pkcs11",test="rct"}`,
+		`entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="rct"}`,
+	} {
+		if v, ok := metricValue(body, series); !ok || v != 0 {
+			t.Errorf("%s = %v (present %v): zero blocks reached the health tests", series, v, ok)
+		}
+	}
+	if err := ctl.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, d, `entropyd_hsm_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 10*time.Second)
+	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 10*time.Second)
+	if code := d.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+}
+
 // TestRunWrongPINLogsInOnce counts, below miekg/pkcs11, the C_Login calls a
 // wrong PIN gets: exactly one (retries lock real tokens), and entropyd
 // exits non-zero at once.
