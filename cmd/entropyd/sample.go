@@ -17,6 +17,12 @@ Writes N raw samples (one byte each), read straight from a source without
 health testing or mixing, for "entropyd assess". SP 800-90B asks for at least
 1,000,000 samples.
 
+A PKCS#11 token is not a source here: entropyd never writes raw HSM bytes
+anywhere (they seed DRBGs), and an HSM's C_GenerateRandom output is already
+the output of its own DRBG, so an SP 800-90B estimate of it would say nothing
+about the HSM's entropy source. Assess an HSM with its vendor's raw-noise
+interface, if it has one.
+
 Options:
 `
 
