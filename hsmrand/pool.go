@@ -75,7 +75,7 @@ type pool struct {
 	mu        sync.Mutex
 	buf       []byte        // ring: buf[head:], then buf[:...], n bytes unread
 	head, n   int           // every byte outside the unread ones is zero
-	oldest    time.Time     // when the oldest unread bytes were put; zero when n == 0
+	oldest    time.Time     // when the buffer last went from empty to not: no unread byte is older; zero when n == 0
 	changed   chan struct{} // closed and replaced when bytes arrive or the stream's state changes
 	down      error         // why the stream is down; nil when up
 	downSince time.Time     // since when it has been unable to deliver; zero when up
