@@ -268,36 +268,7 @@ const compIterMax = 1076
 
 // compNearlyEqual is the tool's relEpsilonEqual(a, b, DBL_MIN, DBL_EPSILON, 4).
 func compNearlyEqual(a, b float64) bool {
-	const (
-		maxAbs = 0x1p-1022 // DBL_MIN
-		maxRel = 0x1p-52   // DBL_EPSILON
-		maxULP = 4
-	)
-	if math.IsNaN(a) || math.IsNaN(b) {
-		return false
-	}
-	if a == b {
-		return true
-	}
-	if math.IsInf(a, 0) || math.IsInf(b, 0) {
-		return false
-	}
-	absA, absB := math.Abs(a), math.Abs(b)
-	if absA > absB {
-		a, b = b, a
-		absA, absB = absB, absA
-	}
-	diff := math.Abs(b - a)
-	if absA < maxAbs || diff < maxAbs || math.IsInf(diff, 0) || absB*maxRel < maxAbs {
-		return diff <= maxAbs
-	}
-	if diff <= absB*maxRel {
-		return true
-	}
-	if math.Signbit(a) != math.Signbit(b) {
-		return false
-	}
-	return math.Float64bits(absB)-math.Float64bits(absA) <= maxULP
+	return predRelEpsilonEqual(a, b, dblMin, dblEpsilon, 4)
 }
 
 // compInClosed reports whether x lies in the closed interval between a and b.
