@@ -98,7 +98,7 @@ run:
 
 # Reader output through statistical test suites (scripts/quality.sh):
 # quality streams SIZE bytes (1 GiB) through ent and an endless stream
-# through dieharder -a (an hour or more); quality-short, which CI runs, a few
+# through dieharder -a (about 40 minutes); quality-short, which CI runs, a few
 # MB through ent and entropyd assess --iid.
 quality:
 	./scripts/quality.sh full
