@@ -33,18 +33,7 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	root, err := os.MkdirTemp("", "faultp11-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := func() int {
-		defer os.RemoveAll(root)
-		env.err = setup(root)
-		defer finalize()
-		return m.Run()
-	}()
-	os.Exit(code)
+	os.Exit(softhsmtest.Run(m, "faultp11-test-", &env.err, setup, finalize))
 }
 
 func setup(root string) error {

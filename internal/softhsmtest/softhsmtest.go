@@ -138,11 +138,12 @@ func NewDirEnv(root string) (*Dir, error) {
 // Run is the body of a TestMain whose tests share SoftHSM tokens: it makes
 // a temporary directory (named after prefix), calls setup with it to create
 // the tokens (typically through [NewDirEnv] and [Dir.InitToken], before any
-// C_Initialize), runs the tests, removes the directory and returns m.Run's
-// exit code for os.Exit. setup's error is stored in *setupErr rather than
-// ending the run, so that the tests that need no token still run and the
-// others report it through [Unavailable].
-func Run(m *testing.M, prefix string, setupErr *error, setup func(root string) error) int {
+// C_Initialize), runs the tests, calls each of after (to close what still
+// holds the tokens, such as a Reader shared by the tests), removes the
+// directory and returns m.Run's exit code for os.Exit. setup's error is
+// stored in *setupErr rather than ending the run, so that the tests that
+// need no token still run and the others report it through [Need].
+func Run(m *testing.M, prefix string, setupErr *error, setup func(root string) error, after ...func()) int {
 	root, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -150,7 +151,11 @@ func Run(m *testing.M, prefix string, setupErr *error, setup func(root string) e
 	}
 	defer os.RemoveAll(root)
 	*setupErr = setup(root)
-	return m.Run()
+	code := m.Run()
+	for _, f := range after {
+		f()
+	}
+	return code
 }
 
 // Token describes a token created by [Dir.InitToken] or [New].
