@@ -1,13 +1,12 @@
 # hsmentropy — see README.md.
 #
 # HSMENTROPY_TESTDATA names the directory holding NIST's reference data
-# (drbgvectors/, sp800-90b/). Tests that need it skip without it, unless
-# HSMENTROPY_REQUIRE_TESTDATA=1 (set by .ci/run), where a missing file fails.
+# (drbgvectors/, sp800-90b/, sp800-90b-restart/); by default the copy the
+# repository carries in testdata/nist.
 
 GO        ?= go
 PKGS      ?= ./...
-TESTDATA  ?= $(abspath ../shared/testdata)
-export HSMENTROPY_TESTDATA ?= $(if $(wildcard $(TESTDATA)),$(TESTDATA),$(CURDIR)/testdata/nist)
+export HSMENTROPY_TESTDATA ?= $(CURDIR)/testdata/nist
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 10s
 BENCH     ?= .
@@ -63,10 +62,10 @@ lint:
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 
-# Fetch NIST's published reference data into testdata/nist (needs internet;
-# CI uses ../shared/testdata instead).
+# Verify the reference data against its checksums (testdata/nist/README.md
+# says where each file came from).
 testdata:
-	./scripts/fetch-testdata.sh testdata/nist
+	cd testdata/nist && sha256sum --quiet -c SHA256SUMS
 
 # entropyd, its systemd unit and a sample configuration (kept if present).
 # DESTDIR stages the files for a package.
