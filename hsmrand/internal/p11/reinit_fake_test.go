@@ -247,7 +247,9 @@ func TestFakeTokenMissingNoReinitialize(t *testing.T) {
 	n := newNetModule("", oneToken())
 	tok := openNet(t, n, Config{TokenLabel: "kmes"}, true)
 	n.remove(7)
-	require.ErrorIs(t, drawUntil(t, tok, 100*time.Millisecond), ErrTokenDown)
+	err := drawUntil(t, tok, 100*time.Millisecond)
+	require.Error(t, err)
+	assert.False(t, isFatal(err), "a missing token is looked for again: %v", err)
 	finalizes, _ := n.counts()
 	assert.Zero(t, finalizes)
 }
