@@ -67,7 +67,7 @@ func (c *client) slot() (uint, error) {
 	return 0, fmt.Errorf("token %s not among slots %v", c.serial, slots)
 }
 
-// open opens a session on the token and logs in.
+// open opens a session on the token and logs in, unless pin is empty.
 func (c *client) open() (pkcs11.SessionHandle, error) {
 	s, err := c.slot()
 	if err != nil {
@@ -76,6 +76,9 @@ func (c *client) open() (pkcs11.SessionHandle, error) {
 	sh, err := c.ctx.OpenSession(s, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
 		return 0, fmt.Errorf("C_OpenSession: %w", err)
+	}
+	if c.pin == "" {
+		return sh, nil
 	}
 	if err := c.ctx.Login(sh, pkcs11.CKU_USER, c.pin); err != nil {
 		c.ctx.CloseSession(sh)

@@ -43,6 +43,46 @@
 // (p11-kit skips user configuration for root, and CI runs as root), and the
 // system configuration is not ours to change.
 //
+// # What a client sees when the server restarts
+//
+// Measured with p11-kit 0.24.1 (Debian 12) and recorded by the tests:
+//
+//   - Server down: C_GetSlotList, C_OpenSession and C_GenerateRandom on a
+//     session opened before answer CKR_DEVICE_ERROR.
+//   - Server back: the same, for as long as the client keeps the module
+//     instance; p11-kit-client.so connects only in C_Initialize and never
+//     reconnects by itself (TestRestartNeedsReinitialize).
+//   - C_Finalize succeeds with the connection lost; after C_Initialize the
+//     first draw works within milliseconds once the server listens, and the
+//     old session handle answers CKR_SESSION_HANDLE_INVALID.
+//   - C_Finalize and C_Initialize while the server is still down both
+//     succeed, and the instance then has no slots: C_GetSlotList succeeds
+//     with an empty list, and goes on doing so after the server is back,
+//     until the next C_Finalize and C_Initialize (TestReinitializeWhileDown).
+//     A client that re-initialises to recover must therefore treat "token
+//     not found" like a device error and re-initialise again later.
+//
+// Each C_GetFunctionList of p11-kit-client.so makes a new instance with its
+// own connection, initialised and finalised on its own: C_Finalize of one
+// leaves another, loaded from the same path in the same process, working
+// (TestInstancesAreIndependent). The once-per-process rule of PKCS#11 thus
+// binds a client of this module only per loaded instance (per pkcs11.New).
+//
+// # SoftHSM behind the server
+//
+// Every client connection has a p11-kit-remote process, and so a SoftHSM
+// instance, of its own, and all of them share the token's directory. SoftHSM
+// rewrites the token's file on C_Login, and another process reading it
+// meanwhile fails: C_GetTokenInfo and C_Login answer CKR_GENERAL_ERROR, and a
+// process whose C_Initialize read the half-written file does not see the
+// token until it is initialised again. Measured with four clients drawing at
+// once, each logging in per session: most calls failed, through the server
+// and with SoftHSM loaded directly by four processes alike; without C_Login,
+// none did (TestConcurrentClientsWithoutLogin). That is SoftHSM's file store,
+// not network-HSM behaviour: let one client at a time log in to a server's
+// token, or give each concurrent client a server of its own, or draw without
+// logging in (SoftHSM allows C_GenerateRandom in a public session).
+//
 // # Skipping and failing
 //
 // Tests skip when p11-kit or SoftHSM is missing, and fail instead when

@@ -2,6 +2,7 @@ package p11kittest
 
 import (
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +146,39 @@ func TestInstancesAreIndependent(t *testing.T) {
 	require.NoError(t, b.ctx.Initialize())
 	_, err = b.random(32)
 	require.NoError(t, err)
+}
+
+// TestConcurrentClientsWithoutLogin runs several clients of one server at
+// once. Each has a p11-kit-remote process, and so a SoftHSM, of its own over
+// the one token directory; without C_Login, which rewrites the token's file
+// (see the package doc), none of them sees an error.
+func TestConcurrentClientsWithoutLogin(t *testing.T) {
+	srv, first := serve(t, Options{})
+	clients := []*client{first}
+	for range 3 {
+		c := load(t, srv.ClientModule, srv)
+		c.pin = "" // no C_Login
+		clients = append(clients, c)
+	}
+	first.pin = ""
+	var wg sync.WaitGroup
+	errs := make([]error, len(clients))
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if _, err := c.random(32); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "client %d", i)
+	}
 }
 
 // TestTwoServers reaches two servers from one process through each one's
