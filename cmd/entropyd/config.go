@@ -98,7 +98,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pkcs11URI, "pkcs11-uri", "", "read a PKCS#11 token named by an RFC 7512 `URI` (pkcs11:token=...?module-path=...)")
 	fs.BoolVar(&c.pkcs11FromEnv, "pkcs11-from-env", false, "read a PKCS#11 token named as hsmrand does: HSMRAND_URI, or Vault's VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL and VAULT_HSM_PIN")
 	fs.IntVar(&c.pkcs11Rate, "pkcs11-rate", 0, "read at most `N` bytes per second from the token; 0 means no limit")
-	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", 1024, "bytes per read of the token's hsmrand Reader; hsmrand draws from the token in calls of up to 64 KiB")
+	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", mixer.SeedLen, "bytes per read of the token's hsmrand Reader, each read resting on one reseed from 48 fresh HSM bytes; larger reads lower the credit per byte in proportion")
 	fs.StringVar(&c.pinFile, "pin-file", "", "read the token's PIN from `FILE` (or set "+pinEnv+"; never a flag)")
 
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")

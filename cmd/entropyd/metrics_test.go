@@ -37,10 +37,10 @@ func fullSnapshot() snapshot {
 		}, {
 			Name: "pkcs11", State: stateHealthy, Counters: c.snapshot(),
 			HSM: &hsmrand.Stats{State: hsmrand.StateHealthy, HSMCalls: 3, HSMBytes: 3 << 16, HSMErrors: 1,
-				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024,
+				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024, Probes: 7, Expired: 2048,
 				Health: health.Stats{RCT: health.Counts{Intermittent: 1}},
 				Tokens: []hsmrand.TokenStats{{Label: "vault", Serial: "a359c86d25489d00", State: "up", Calls: 4, Bytes: 4 << 16,
-					Latency: 80 * time.Microsecond, Logins: 1, Reopens: 1, Errors: map[string]uint64{"CKR_SESSION_CLOSED": 1}}}},
+					Latency: 80 * time.Microsecond, Logins: 1, Reopens: 1, Reinitializations: 1, Errors: map[string]uint64{"CKR_SESSION_CLOSED": 1}}}},
 		}},
 		Kernel:      kernelfeed.Stats{Feeds: 1, Bytes: 64, CreditedBits: 384, Reseeds: 1},
 		KernelFed:   true,
@@ -48,6 +48,7 @@ func fullSnapshot() snapshot {
 		FeedsOK:  1,
 		LastFeed: now.Add(-time.Second),
 		MixerOK:  true,
+		Ready:    true,
 		Now:      now,
 	}
 }

@@ -75,12 +75,44 @@ type pkcs11Source struct {
 	// state is hsmrand's State; src is the worker's source once it exists.
 	state atomic.Int32
 	src   atomic.Pointer[source]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced at every change of state
+}
+
+// signal wakes the worker waiting in waitHealthy.
+func (p *pkcs11Source) signal() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// waitHealthy is the source's upstreamWait: it returns when hsmrand's
+// stream is healthy, or has ended for good (the next read then says why),
+// or false when ctx ends.
+func (p *pkcs11Source) waitHealthy(ctx context.Context) bool {
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		switch hsmrand.State(p.state.Load()) {
+		case hsmrand.StateHealthy, hsmrand.StateFailed, hsmrand.StateClosed:
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		}
+	}
 }
 
 // onStateChange is hsmrand's OnStateChange hook: it runs with hsmrand's
 // locks held, so it only swaps atomics and signals the daemon.
 func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
 	p.state.Store(int32(to))
+	p.signal()
 	s := p.src.Load()
 	if s == nil {
 		return
@@ -103,6 +135,7 @@ func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
 // attach connects the worker's source, whose state follows the token's.
 func (p *pkcs11Source) attach(s *source) {
 	s.upstreamOK = func() bool { return hsmrand.State(p.state.Load()) == hsmrand.StateHealthy }
+	s.upstreamWait = p.waitHealthy
 	p.src.Store(s)
 }
 
@@ -114,7 +147,7 @@ func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
 		return nil, err
 	}
 	defer clear(hc.PIN)
-	p := &pkcs11Source{}
+	p := &pkcs11Source{changed: make(chan struct{})}
 	hc.OnStateChange = p.onStateChange
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
