@@ -216,7 +216,10 @@ func TestErrorCode(t *testing.T) {
 		{&os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, "ENOENT"},
 		{errors.New("x"), "other"},
 		{codeErr("E1"), "E1"},
-		{fmt.Errorf("hsmrand: %w", errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM")), "CKR_DEVICE_ERROR"},
+		// A PKCS#11 error is read by its type, wrapped as deep as it is.
+		{fmt.Errorf("hsmrand: %w", fmt.Errorf("token 1 of 2: %w", &hsmrand.PKCS11Error{Func: "C_GenerateRandom", Code: 0x30})), "CKR_DEVICE_ERROR"},
+		// Its text is not parsed: a message naming a code is not that code.
+		{errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM"), "other"},
 	} {
 		if got := errorCode(tc.err); got != tc.want {
 			t.Errorf("errorCode(%v) = %q, want %q", tc.err, got, tc.want)
