@@ -30,11 +30,23 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 			return hsmrand.Config{}, fmt.Errorf("--pkcs11-from-env: %w", err)
 		}
 	}
-	pin, havePIN := os.LookupEnv(pinEnv)
+	// An empty variable counts as unset.
+	pin := os.Getenv(pinEnv)
+	havePIN := pin != ""
+	vaultPIN := cfg.pkcs11URI == "" && os.Getenv("VAULT_HSM_PIN") != ""
 	switch {
 	case cfg.pinFile != "" && havePIN:
 		clear(hc.PIN)
 		return hsmrand.Config{}, usageError("both --pin-file and %s are set; give the PIN one way", pinEnv)
+	case vaultPIN && (cfg.pinFile != "" || havePIN):
+		// One PIN must win, and a silent choice could present the wrong
+		// one to the token: refuse, naming both (never their values).
+		clear(hc.PIN)
+		other := "--pin-file"
+		if havePIN {
+			other = pinEnv
+		}
+		return hsmrand.Config{}, usageError("both VAULT_HSM_PIN (read with --pkcs11-from-env) and %s are set; give the PIN one way", other)
 	case cfg.pinFile != "":
 		abs, err := filepath.Abs(cfg.pinFile)
 		if err != nil {
