@@ -129,10 +129,11 @@ func (t *Token) call(h pkcs11.SessionHandle, n int) ([]byte, error) {
 }
 
 // SeedRandom mixes seed into the token's RNG (C_SeedRandom), in calls of at
-// most [MaxChunk] bytes. An empty seed does nothing (miekg/pkcs11 would
-// panic on it). A token that does not accept seeds answers
-// CKR_RANDOM_SEED_NOT_SUPPORTED, and the error matches errors.ErrUnsupported:
-// seeding is optional and the token stays in use.
+// most the token's request limit (which only C_GenerateRandom lowers). An
+// empty seed does nothing (miekg/pkcs11 would panic on it). A token that
+// does not accept seeds answers CKR_RANDOM_SEED_NOT_SUPPORTED, and the error
+// matches errors.ErrUnsupported: seeding is optional and the token stays in
+// use.
 func (t *Token) SeedRandom(ctx context.Context, seed []byte) error {
 	if len(seed) == 0 {
 		return nil
@@ -145,8 +146,11 @@ func (t *Token) SeedRandom(ctx context.Context, seed []byte) error {
 	if err != nil {
 		return err
 	}
+	t.mu.Lock()
+	limit := t.maxRequestLocked()
+	t.mu.Unlock()
 	for rest := seed; len(rest) > 0; {
-		n := min(len(rest), MaxChunk)
+		n := min(len(rest), limit)
 		chunk := rest[:n]
 		s, _, err = t.do(s, "C_SeedRandom", func(h pkcs11.SessionHandle) ([]byte, error) {
 			return nil, t.mod.SeedRandom(h, chunk)
