@@ -39,8 +39,3 @@ type PKCS11Error = p11.Error
 // CKRName returns the name of a CK_RV value ("CKR_PIN_INCORRECT"), or
 // "CKR_0x..." for a vendor-defined value.
 func CKRName(code uint) string { return p11.CKRName(code) }
-
-// MaxRequest is the most bytes hsmrand asks of the HSM in one
-// C_GenerateRandom call (64 KiB): SoftHSM returns zeros for requests over
-// 2 GiB, and one huge call would hold a thread and a session for long.
-const MaxRequest = p11.MaxChunk

@@ -17,17 +17,17 @@ var tokenStates = []string{"up", "down", "failed", "closed"}
 // hsmrand's mixed output; these count C_GenerateRandom and test raw token
 // bytes.
 type hsmDescs struct {
-	state, requests, requestErrs, bytes, requestSeconds, buffered *prometheus.Desc
-	healthFailures, quarantined, probes, expired                  *prometheus.Desc
-	tokenState, tokenCalls, tokenLogins, tokenErrs, tokenReopens  *prometheus.Desc
-	tokenRecoveries, tokenCallSeconds, tokenReinits               *prometheus.Desc
+	state, requests, requestErrs, bytes, requestSeconds, buffered    *prometheus.Desc
+	healthFailures, quarantined, probes, expired                     *prometheus.Desc
+	tokenState, tokenCalls, tokenLogins, tokenErrs, tokenReopens     *prometheus.Desc
+	tokenRecoveries, tokenCallSeconds, tokenReinits, tokenMaxRequest *prometheus.Desc
 }
 
 func newHSMDescs() hsmDescs {
 	tok := []string{"source", "token", "serial"}
 	return hsmDescs{
 		state:          desc("hsm_state", "1 for the state hsmrand's HSM stream is in (healthy, source-down, degraded, failed, closed), 0 for the others.", "source", "state"),
-		requests:       desc("hsm_requests_total", "Requests hsmrand made to the HSM (C_GenerateRandom calls of up to 64 KiB, over every token).", "source"),
+		requests:       desc("hsm_requests_total", "Requests hsmrand made to the HSM, of up to 64 KiB each, over every token; a token with a smaller request limit serves one in several C_GenerateRandom calls.", "source"),
 		requestErrs:    desc("hsm_request_errors_total", "Requests to the HSM that failed, after the token layer's own recovery.", "source"),
 		bytes:          desc("hsm_bytes_total", "Bytes the HSM returned, before health testing.", "source"),
 		requestSeconds: desc("hsm_request_seconds_total", "Total time spent in requests to the HSM, in seconds.", "source"),
@@ -47,6 +47,8 @@ func newHSMDescs() hsmDescs {
 		tokenRecoveries: desc("pkcs11_token_recoveries_total", "Times a token that was down was found again and served, by token.", tok...),
 		tokenReinits: desc("pkcs11_module_reinitializations_total",
 			"Re-initialisations of the PKCS#11 module (C_Finalize, C_Initialize) made to recover the token after the whole module failed, by token.", tok...),
+		tokenMaxRequest: desc("pkcs11_max_request_bytes",
+			"The largest C_GenerateRandom call now made to the token, in bytes: the configured limit (65536 by default), or less once the token refused a larger call as too large.", tok...),
 	}
 }
 
@@ -55,6 +57,7 @@ func (d *hsmDescs) all() []*prometheus.Desc {
 		d.state, d.requests, d.requestErrs, d.bytes, d.requestSeconds, d.buffered,
 		d.healthFailures, d.quarantined, d.probes, d.expired,
 		d.tokenState, d.tokenCalls, d.tokenCallSeconds, d.tokenLogins, d.tokenErrs, d.tokenReopens, d.tokenRecoveries, d.tokenReinits,
+		d.tokenMaxRequest,
 	}
 }
 
@@ -96,6 +99,7 @@ func (d *hsmDescs) collect(ch chan<- prometheus.Metric, n string, h *hsmrand.Sta
 		counter(d.tokenReopens, t.Reopens, l...)
 		counter(d.tokenRecoveries, t.Recoveries, l...)
 		counter(d.tokenReinits, t.Reinitializations, l...)
+		gauge(d.tokenMaxRequest, float64(t.MaxRequest), l...)
 		for code, v := range t.Errors {
 			counter(d.tokenErrs, v, append(l, code)...)
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/health"
 )
 
-// maxChunk bounds a source's read size: the cap of one PKCS#11 call.
-const maxChunk = hsmrand.MaxRequest
+// maxChunk bounds a source's read size: the cap of one PKCS#11 call (64 KiB).
+const maxChunk = hsmrand.MaxHSMRequest
 
 // sourceState is where a source stands.
 type sourceState int32

@@ -58,6 +58,9 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 		// wiped anyway (/proc/PID/environ keeps it). --pin-file is better.
 		hc.PIN = []byte(pin)
 	}
+	if cfg.pkcs11MaxReq != 0 {
+		hc.MaxRequest = cfg.pkcs11MaxReq
+	}
 	// One shard, prediction resistance: every read takes fresh token bytes,
 	// so the source is as fast as the token and no faster.
 	hc.Policy = hsmrand.FailClosed

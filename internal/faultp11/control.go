@@ -123,6 +123,16 @@ func Hang(fn string) string { return "hang " + fn }
 // slot of the next call's session before forwarding the call.
 func Invalidate() string { return "invalidate" }
 
+// MaxRandom returns the directive that answers ckr to every C_GenerateRandom
+// request of more than n bytes, without calling the real module; ckr 0 means
+// CKR_DATA_LEN_RANGE.
+func MaxRandom(n int, ckr uint) string {
+	if ckr == 0 {
+		return fmt.Sprintf("maxrandom %d", n)
+	}
+	return fmt.Sprintf("maxrandom %d %#x", n, ckr)
+}
+
 // micros rounds d up to whole microseconds, and negative d to 0.
 func micros(d time.Duration) int64 {
 	return int64((max(d, 0) + time.Microsecond - 1) / time.Microsecond)

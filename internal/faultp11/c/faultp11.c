@@ -63,6 +63,8 @@ static struct {
 		long delay_us[NFUNC];
 		struct { double xm, alpha, max; } pareto[NFUNC]; /* xm == 0: none */
 		struct { int fn; CK_RV rv; long left; } fail[MAXFAIL];
+		long max_random;     /* "maxrandom": C_GenerateRandom over this many bytes */
+		CK_RV max_random_rv; /* is answered this; max_random == 0: no cap */
 		int nfail, hang[NFUNC], invalidate, close_pending, out_mode;
 		long removed_ms, out_left;
 		size_t repeat_len;
@@ -215,6 +217,14 @@ static const char *directive(char **tok, int n)
 			return "want: output zero|repeat|short COUNT";
 		st.d.out_mode = mode;
 		st.d.out_left = (long)a;
+	} else if (strcmp(tok[0], "maxrandom") == 0) {
+		/* maxrandom N [CKR]: a C_GenerateRandom request over N bytes is
+		 * answered CKR (default CKR_DATA_LEN_RANGE) without calling the
+		 * real module, as by a module whose transport carries N bytes. */
+		if (n < 2 || n > 3 || num(tok[1], &a, 1) || a < 1 || (n == 3 && (num(tok[2], &b, 1) || b < 1)))
+			return "want: maxrandom BYTES [CKR]";
+		st.d.max_random = (long)a;
+		st.d.max_random_rv = n == 3 ? (CK_RV)b : CKR_DATA_LEN_RANGE;
 	} else if (strcmp(tok[0], "hang") == 0) {
 		/* hang FUNC: calls to FUNC wait until a reload no longer says so. */
 		if (n != 2 || fn == BADFN)
@@ -470,6 +480,11 @@ static CK_RV w_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
 	CK_RV rv;
 	if (begin(&c, F_GenerateRandom, 1, 1, h))
 		return end(F_GenerateRandom, c.rv);
+	pthread_mutex_lock(&mu); /* maxrandom: a request too large is refused */
+	rv = st.d.max_random > 0 && n > (CK_ULONG)st.d.max_random ? st.d.max_random_rv : CKR_OK;
+	pthread_mutex_unlock(&mu);
+	if (rv != CKR_OK)
+		return end(F_GenerateRandom, rv);
 	rv = real->C_GenerateRandom(h, p, n); /* without mu */
 	if (rv == CKR_OK && p != NULL && n > 0)
 		shape(c.output, p, n);
