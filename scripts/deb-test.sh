@@ -19,7 +19,7 @@ dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "$deb"
 
 echo "== lintian"
-lintian --fail-on error --no-tag-display-limit "$deb" || fail "lintian reports errors"
+lintian --fail-on error --tag-display-limit 0 "$deb" || fail "lintian reports errors"
 
 work=$(mktemp -d)
 cleanup() {
@@ -34,7 +34,11 @@ getent passwd entropyd >/dev/null || fail "no system user entropyd"
 [ "$(stat -c '%U:%G %a' /etc/entropyd)" = "root:entropyd 750" ] || fail "/etc/entropyd is $(stat -c '%U:%G %a' /etc/entropyd)"
 [ "$(stat -c '%U:%G %a' /usr/sbin/entropyd)" = "root:root 755" ] || fail "/usr/sbin/entropyd is $(stat -c '%U:%G %a' /usr/sbin/entropyd)"
 dpkg-query -W -f='${Conffiles}\n' entropyd | grep -q '/etc/entropyd/entropyd.conf' || fail "entropy.conf is not a conffile"
-systemd-analyze verify /lib/systemd/system/entropyd.service 2>&1 | grep -v 'Failed to \(setup\|open\)\|not running\|Transport endpoint' || true
+# The unit as installed: an unknown key or a bad value is named by its line.
+if command -v systemd-analyze >/dev/null; then
+	out=$(systemd-analyze verify /lib/systemd/system/entropyd.service 2>&1 || true)
+	! grep 'entropyd\.service' <<<"$out" || fail "systemd-analyze verify finds fault with the unit"
+fi
 
 echo "== entropyd version"
 got=$(/usr/sbin/entropyd version | awk '{ print $2 }')
