@@ -15,8 +15,9 @@
 #                                         entropyd with CAP_SYS_ADMIN ambient
 #   /etc/entropyd/entropyd.conf           a conffile; the directory 0750
 #                                         root:entropyd (postinst)
-#   /usr/share/man/man8/entropyd.8.gz     from MANPAGE (cmd/entropyd/entropyd.8)
-#                                         when it exists; else none, and a note
+#   /usr/share/man/man8/entropyd.8.gz     from MANPAGE (cmd/entropyd/entropyd.8 in
+#                                         the commit, or an absolute path) when
+#                                         it exists; else none, and a note
 #   /usr/share/doc/entropyd/              copyright, changelog.gz, operations.md.gz
 # and contrib/debian's maintainer scripts: the system user entropyd,
 # directory permissions, no start at installation, purge removes /etc/entropyd.
@@ -80,8 +81,12 @@ gzip -9n <"$src/docs/operations.md" >"$stage/usr/share/doc/entropyd/operations.m
 	printf ' -- %s  %s\n' "$DEB_MAINTAINER" "$(git -C "$src" log -1 --format=%aD)"
 } | gzip -9n >"$stage/usr/share/doc/entropyd/changelog.gz"
 
-if [ -f "$src/$MANPAGE" ]; then
-	gzip -9n <"$src/$MANPAGE" >"$stage/usr/share/man/man8/entropyd.8.gz"
+case "$MANPAGE" in
+/*) man=$MANPAGE ;;
+*) man=$src/$MANPAGE ;;
+esac
+if [ -f "$man" ]; then
+	gzip -9n <"$man" >"$stage/usr/share/man/man8/entropyd.8.gz"
 	chmod 0644 "$stage/usr/share/man/man8/entropyd.8.gz"
 else
 	echo "build-deb: note: no man page at $MANPAGE (MANPAGE=...): the package has none" >&2
