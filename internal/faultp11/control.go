@@ -115,6 +115,11 @@ func Output(mode string, count int) string {
 	return fmt.Sprintf("output %s %d", mode, count)
 }
 
+// Sessions returns the directive that limits the token to n sessions open
+// at once, over every process whose module reads the same control file: a
+// C_OpenSession beyond them answers CKR_SESSION_COUNT.
+func Sessions(n int) string { return fmt.Sprintf("sessions %d", n) }
+
 // Hang returns the directive that blocks every call to fn until the control
 // file no longer holds it.
 func Hang(fn string) string { return "hang " + fn }

@@ -49,6 +49,14 @@
 //	                             handle, close every session on that session's
 //	                             slot first: the real module then answers
 //	                             CKR_SESSION_HANDLE_INVALID
+//	sessions N                   at most N (1 to 1024) sessions open on the token
+//	                             at once, counted over every process that
+//	                             loads the module with the same control file
+//	                             (flock on CONTROL.session.0 to N-1, released
+//	                             when a session closes, the token is removed
+//	                             or the process ends): C_OpenSession beyond
+//	                             them answers CKR_SESSION_COUNT. Sessions open
+//	                             stay open over reloads and count.
 //	output zero|repeat|short N   the next N C_GenerateRandom calls that reach the
 //	                             real module (-1: all) return CKR_OK with every
 //	                             byte zero; or the first call's bytes again (the
@@ -66,7 +74,7 @@
 // Later lines override earlier ones, except fail lines, which add up (the
 // first that still applies wins). A bad line is ignored, and reported once to
 // stderr with its line number. [Fail], [Delay], [Pareto], [Removed],
-// [Output], [Hang], [Invalidate] and [MaxRandom] write the lines.
+// [Sessions], [Output], [Hang], [Invalidate] and [MaxRandom] write the lines.
 //
 // When FAULTP11_LOG names a file, the module appends "C_Name 0xRV" to it for
 // every wrapped call when the call returns. It never logs arguments: the PIN
