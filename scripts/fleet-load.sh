@@ -13,7 +13,7 @@
 #   calls/s = HOSTS / (INTERVAL + draw time)
 #   bytes/s = HOSTS x HSMBuffer / (INTERVAL + draw time)
 #
-# (each entropyd's hsmrand buffer, 64 KiB, expires after one feed interval
+# (each entropyd's hsmrand buffer, 2 KiB, expires after one feed interval
 # and is drawn again in one call; docs/operations.md derives it). Then, with
 # OUTAGE > 0, it takes the token away for OUTAGE and reports how the fleet
 # went down and came back: time until every process was serving again and
@@ -34,7 +34,7 @@ WINDOW=${WINDOW:-60}
 OUTAGE=${OUTAGE:-30}
 OUT=${OUT:-bin/fleet-load}
 BASEPORT=${BASEPORT:-19700}
-HSM_BUFFER=65536 # hsmrand.DefaultHSMBuffer: entropyd does not change it
+HSM_BUFFER=2048 # hsmrand.MinHSMBuffer, which entropyd sets
 [ "$SESSIONS" -gt 0 ] || SESSIONS=$((2 * HOSTS))
 
 say() { printf '==> %s\n' "$*" >&2; }

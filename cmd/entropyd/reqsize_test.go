@@ -11,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRunTokenRequestLimit: behind a module that carries at most 4 KiB per
-// C_GenerateRandom call, entropyd's token source learns the limit and
-// delivers, and the metrics show the limit and the refusals; set lower
-// (here through the environment), the limit spares the refusals.
+// TestRunTokenRequestLimit: behind a module that carries at most 1 KiB per
+// C_GenerateRandom call (entropyd draws its 2 KiB buffer in one call),
+// entropyd's token source learns the limit and delivers, and the metrics
+// show the limit and the refusal; set lower (here through the
+// environment), the limit spares the refusals.
 func TestRunTokenRequestLimit(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -22,12 +23,12 @@ func TestRunTokenRequestLimit(t *testing.T) {
 		want     float64
 		refusals float64
 	}{
-		{"learned", nil, 4096, 4},
-		{"configured", []string{envPrefix + "PKCS11_MAX_REQUEST=2048"}, 2048, 0},
+		{"learned", nil, 1024, 1},
+		{"configured", []string{envPrefix + "PKCS11_MAX_REQUEST=512"}, 512, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, uri, ctl, tok := faultyToken(t, "", false)
-			require.NoError(t, ctl.Set(faultp11.MaxRandom(4096, 0)))
+			require.NoError(t, ctl.Set(faultp11.MaxRandom(1024, 0)))
 			d := startDaemon(t, append(env, tc.env...), "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "1s")
 			d.waitLog(regexp.MustCompile(`fed the kernel`), 10*time.Second)
 			tl := `{serial="` + tok.Serial + `",source="pkcs11",token="` + tok.Label + `"}`

@@ -67,10 +67,15 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	hc.PredictionResistance = true
 	hc.Shards = 1
 	hc.Deadline = cfg.sourceTimeout
-	// Buffered token bytes last no longer than a feed period: the token is
-	// asked at least once a period, so an outage shows in the state and the
-	// metrics by the next feed, and no seed material waits longer.
+	// Buffered token bytes last no longer than a feed period: no seed
+	// material waits longer, and the token is asked at least once a
+	// period. A feed takes 48 HSM bytes, so the smallest buffer hsmrand
+	// allows (2 KiB, 42 feeds) is plenty; a larger one would only be drawn
+	// and wiped unused every period, at a fleet's cost on the HSM. The
+	// probe shows an outage within its interval when the period is longer.
 	hc.MaxBufferAge = cfg.feedInterval
+	hc.HSMBuffer = hsmrand.MinHSMBuffer
+	hc.ProbeInterval = cfg.pkcs11Probe
 	return hc, nil
 }
 
