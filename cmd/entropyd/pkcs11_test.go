@@ -91,8 +91,13 @@ func TestRunSoftHSM(t *testing.T) {
 		}
 	}
 	lintMetrics(t, body)
+	before := len(d.stderr.String())
 	if code := d.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status after SIGTERM = %d, want 0", code)
+	}
+	// A clean stop is not an outage: nothing after the signal warns.
+	if tail := d.stderr.String()[before:]; strings.Contains(tail, "level=WARN") {
+		t.Errorf("the stop logged a warning:\n%s", tail)
 	}
 }
 
@@ -123,5 +128,7 @@ func TestRunWrongPIN(t *testing.T) {
 		t.Fatalf("check with the right PIN: %v\n%s", err, out)
 	} else if !regexp.MustCompile(`(?m)^pkcs11 +healthy .* ok$`).Match(out) {
 		t.Errorf("check does not report the token healthy:\n%s", out)
+	} else if strings.Contains(string(out), "level=WARN") {
+		t.Errorf("a successful check logged a warning:\n%s", out)
 	}
 }

@@ -86,6 +86,8 @@ func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
 		return
 	}
 	switch st := s.getState(); {
+	case to == hsmrand.StateClosed:
+		// entropyd closed the Reader: a stop, not an outage.
 	case to != hsmrand.StateHealthy && st == stateHealthy:
 		msg := "the token is not delivering; going on with the other sources"
 		if cause != nil {
