@@ -13,9 +13,11 @@ import (
 
 // TestAutoinstall builds a program that imports hsmrand/autoinstall and
 // runs it: with a good configuration crypto/rand.Reader is the installed
-// Reader before main runs; with none, or a wrong PIN, the process stops
-// before main with exit status 2 and a clear message that never holds the
-// PIN. (The package cannot be tested in its own test binary: its init
+// Reader before main runs, autoinstall.Reader returns it, and GODEBUG
+// changes only with HSMRAND_KEY_GENERATION=1; with none, a wrong PIN, a
+// GODEBUG that refuses key generation, or fips140=only, the process stops
+// before main with exit status 2 (3 for the PIN) and a clear message that
+// never holds the PIN. (The package cannot be tested in its own test binary: its init
 // would run there.)
 func TestAutoinstall(t *testing.T) {
 	needSoftHSM(t)
@@ -32,6 +34,12 @@ func TestAutoinstall(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	const wrongPIN = "wrong-pin-271828"
+	uri := EnvURI + "=" + fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", hsm.main.Label, hsm.main.Module, hsm.pinFile)
+	vault := []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + hsm.main.PIN}
+	// Without KeyGeneration, Go 1.26 makes ECDSA keys with its own
+	// generator, unless this module's go.mod turns cryptocustomrand on by
+	// default (go 1.25).
+	keyDefault := fmt.Sprint(keysFollowReader())
 	for _, tc := range []struct {
 		name      string
 		env       []string
@@ -40,14 +48,20 @@ func TestAutoinstall(t *testing.T) {
 		stderr    []string
 		notStderr string
 	}{
-		{"uri", []string{EnvURI + "=" + fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", hsm.main.Label, hsm.main.Module, hsm.pinFile)},
-			0, "reader=*hsmrand.installed GODEBUG=cryptocustomrand=1\n", nil, ""},
-		{"vault", []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + hsm.main.PIN, "GODEBUG=cryptocustomrand=0"},
-			0, "reader=*hsmrand.installed GODEBUG=cryptocustomrand=0\n", nil, ""},
+		{"uri", []string{uri},
+			0, "reader=*hsmrand.installed installed=true key-from-reader=" + keyDefault + " GODEBUG=\n", nil, ""},
+		{"uri, key generation", []string{uri, "HSMRAND_KEY_GENERATION=1", "GODEBUG=x509sha1=1"},
+			0, "reader=*hsmrand.installed installed=true key-from-reader=true GODEBUG=x509sha1=1" + keygenSuffix() + "\n", nil, ""},
+		{"vault, cryptocustomrand=0", append(vault, "GODEBUG=cryptocustomrand=0"),
+			0, "reader=*hsmrand.installed installed=true key-from-reader=false GODEBUG=cryptocustomrand=0\n", nil, ""},
+		{"key generation refused by GODEBUG", append(vault, "GODEBUG=cryptocustomrand=0", "HSMRAND_KEY_GENERATION=1"),
+			autoinstallExit, "", []string{"FATAL", "cryptocustomrand=0"}, hsm.main.PIN},
+		{"fips140=only", []string{uri, "GODEBUG=fips140=only"},
+			autoinstallExit, "", []string{"FATAL", "fips140=only", "entropyd"}, ""},
 		{"nothing configured", nil,
 			autoinstallExit, "", []string{"hsmrand/autoinstall: FATAL", "no HSM configured", EnvURI}, ""},
 		{"wrong PIN", []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + wrongPIN},
-			autoinstallExit, "", []string{"hsmrand/autoinstall: FATAL", "CKR_PIN_INCORRECT"}, wrongPIN},
+			autoinstallExitPIN, "", []string{"hsmrand/autoinstall: FATAL", "CKR_PIN_INCORRECT", "exit status 3"}, wrongPIN},
 		{"bad policy", []string{EnvURI + "=pkcs11:token=x?module-path=/x.so", EnvPolicy + "=maybe"},
 			autoinstallExit, "", []string{"FATAL", EnvPolicy}, ""},
 	} {
@@ -82,9 +96,22 @@ func TestAutoinstall(t *testing.T) {
 	}
 }
 
-// autoinstallExit is autoinstall.ExitCode (importing the package here would
-// make an import cycle).
-const autoinstallExit = 2
+// autoinstallExit and autoinstallExitPIN are autoinstall.ExitCode and
+// ExitPIN (importing the package here would make an import cycle).
+const (
+	autoinstallExit    = 2
+	autoinstallExitPIN = 3
+)
+
+// keygenSuffix is what KeyGeneration adds to GODEBUG in the test program:
+// nothing where cryptocustomrand is on by default (a go.mod that says go
+// 1.25) or unknown (Go 1.25).
+func keygenSuffix() string {
+	if keysFollowReader() {
+		return ""
+	}
+	return ",cryptocustomrand=1"
+}
 
 // cleanEnv is the environment without hsmrand's, Vault's and GODEBUG
 // variables; SOFTHSM2_CONF stays.
