@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -40,22 +41,36 @@ func TestAutoinstall(t *testing.T) {
 	// generator, unless this module's go.mod turns cryptocustomrand on by
 	// default (go 1.25).
 	keyDefault := fmt.Sprint(keysFollowReader())
-	for _, tc := range []struct {
+	type testCase struct {
 		name      string
 		env       []string
 		exit      int
 		stdout    string
 		stderr    []string
 		notStderr string
-	}{
-		{"uri", []string{uri},
-			0, "reader=*hsmrand.installed installed=true key-from-reader=" + keyDefault + " GODEBUG=\n", nil, ""},
+	}
+	var cases []testCase
+	if buildFIPS() && keysFollowReader() {
+		// The program runs in FIPS mode (GODEBUG is cleared, but a GOFIPS140
+		// build defaults to fips140=on), where keys would follow the Reader
+		// without being asked: Install refuses.
+		cases = append(cases, testCase{"uri", []string{uri},
+			autoinstallExit, "", []string{"FATAL", "KeyGeneration"}, ""})
+	} else {
+		cases = append(cases, testCase{"uri", []string{uri},
+			0, "reader=*hsmrand.installed installed=true key-from-reader=" + keyDefault + " GODEBUG=\n", nil, ""})
+	}
+	cases = append(cases, []testCase{
 		{"uri, key generation", []string{uri, "HSMRAND_KEY_GENERATION=1", "GODEBUG=x509sha1=1"},
 			0, "reader=*hsmrand.installed installed=true key-from-reader=true GODEBUG=x509sha1=1" + keygenSuffix() + "\n", nil, ""},
 		{"vault, cryptocustomrand=0", append(vault, "GODEBUG=cryptocustomrand=0"),
-			0, "reader=*hsmrand.installed installed=true key-from-reader=false GODEBUG=cryptocustomrand=0\n", nil, ""},
-		{"key generation refused by GODEBUG", append(vault, "GODEBUG=cryptocustomrand=0", "HSMRAND_KEY_GENERATION=1"),
-			autoinstallExit, "", []string{"FATAL", "cryptocustomrand=0"}, hsm.main.PIN},
+			0, "reader=*hsmrand.installed installed=true key-from-reader=" + fmt.Sprint(!customRandKnown) + " GODEBUG=cryptocustomrand=0\n", nil, ""},
+	}...)
+	if customRandKnown { // Go 1.25 has no such setting to refuse
+		cases = append(cases, testCase{"key generation refused by GODEBUG", append(vault, "GODEBUG=cryptocustomrand=0", "HSMRAND_KEY_GENERATION=1"),
+			autoinstallExit, "", []string{"FATAL", "cryptocustomrand=0"}, hsm.main.PIN})
+	}
+	cases = append(cases, []testCase{
 		{"fips140=only", []string{uri, "GODEBUG=fips140=only"},
 			autoinstallExit, "", []string{"FATAL", "fips140=only", "entropyd"}, ""},
 		{"nothing configured", nil,
@@ -64,7 +79,8 @@ func TestAutoinstall(t *testing.T) {
 			autoinstallExitPIN, "", []string{"hsmrand/autoinstall: FATAL", "CKR_PIN_INCORRECT", "exit status 3"}, wrongPIN},
 		{"bad policy", []string{EnvURI + "=pkcs11:token=x?module-path=/x.so", EnvPolicy + "=maybe"},
 			autoinstallExit, "", []string{"FATAL", EnvPolicy}, ""},
-	} {
+	}...)
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(prog)
 			cmd.Env = append(cleanEnv(), tc.env...)
@@ -102,6 +118,21 @@ const (
 	autoinstallExit    = 2
 	autoinstallExitPIN = 3
 )
+
+// buildFIPS reports whether this binary (and the test program, built the
+// same way) was built with GOFIPS140, which defaults to fips140=on.
+func buildFIPS() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "GOFIPS140" {
+			return s.Value != "" && s.Value != "off"
+		}
+	}
+	return false
+}
 
 // keygenSuffix is what KeyGeneration adds to GODEBUG in the test program:
 // nothing where cryptocustomrand is on by default (a go.mod that says go
