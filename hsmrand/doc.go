@@ -236,7 +236,10 @@
 //     are left to the garbage collector.
 //   - PINs: a Config's PIN is a []byte, copied by Open and wiped on Close;
 //     fmt never prints it, and no error contains it. A wrong PIN is
-//     presented once and never retried, since retries lock tokens. Prefer a
+//     presented once and never retried, since retries lock tokens, and not
+//     at all when the token reports its user PIN locked or on its final try
+//     ([ErrLogin]; Stats.Tokens shows CKF_USER_PIN_COUNT_LOW). A pin-source
+//     file is read with a 256-byte bound. Prefer a
 //     pin-source file to pin-value in a URI or VAULT_HSM_PIN, which arrive
 //     as strings and cannot be wiped.
 //

@@ -112,6 +112,10 @@ type TokenStats struct {
 	Bytes   uint64        // the bytes they returned
 	Latency time.Duration // their total duration
 	Logins  uint64        // C_Login calls made (at most one per session opened)
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW before the
+	// last login: a login failed since the last good one, and a few more
+	// wrong PINs lock the token.
+	PINCountLow bool
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
@@ -129,7 +133,7 @@ func tokenStats(ps []p11.Stats) []TokenStats {
 	for i, p := range ps {
 		ts[i] = TokenStats{
 			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
-			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins,
+			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins, PINCountLow: p.PINCountLow,
 			Reopens: p.Reopens, Recoveries: p.Recoveries, Errors: p.Errors, LastError: p.LastError,
 		}
 	}

@@ -106,6 +106,12 @@ func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
 func (p *pkcs11Source) attach(s *source) {
 	s.upstreamOK = func() bool { return hsmrand.State(p.state.Load()) == hsmrand.StateHealthy }
 	p.src.Store(s)
+	for _, t := range p.r.Stats().Tokens {
+		if t.PINCountLow {
+			s.log.Warn("the token reported CKF_USER_PIN_COUNT_LOW before the login: a wrong PIN was given since the last good login, and a few more lock it",
+				"token", t.Label, "serial", t.Serial)
+		}
+	}
 }
 
 // openPKCS11 opens the token cfg names, waiting at most --startup-timeout

@@ -115,6 +115,7 @@ func (t *Token) reconnect() error {
 	}
 	t.mu.Lock()
 	t.slot, t.label, t.serial = slot, info.Label, info.SerialNumber
+	t.pinCountLow = t.login && pinFlagsOf(&info).countLow
 	t.epoch++
 	t.idle = nil
 	t.loggedIn = false

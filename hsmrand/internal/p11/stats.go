@@ -16,6 +16,10 @@ type Stats struct {
 	Bytes   uint64        // bytes those calls returned (requests are at least 32 bytes)
 	Latency time.Duration // total time spent in those calls
 	Logins  uint64        // C_Login calls made
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before logging in: a login has failed since the last
+	// good one, and a few more wrong PINs lock it.
+	PINCountLow bool
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
@@ -43,7 +47,8 @@ func (t *Token) Stats() Stats {
 	s := Stats{
 		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
 		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
-		Reopens: t.st.reopens, Recoveries: t.st.recoveries,
+		PINCountLow: t.pinCountLow,
+		Reopens:     t.st.reopens, Recoveries: t.st.recoveries,
 		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
 	}
 	if t.state == StateDown {

@@ -60,11 +60,14 @@ type Token struct {
 	epoch    uint64 // bumped when the token goes down: older sessions are dead
 	idle     []session
 	loggedIn bool
-	backoff  time.Duration
-	retryAt  time.Time
-	last     blockTag // tag of the previous block, for the repetition check
-	hasLast  bool
-	st       counters
+	// pinCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before the login (a PIN is configured).
+	pinCountLow bool
+	backoff     time.Duration
+	retryAt     time.Time
+	last        blockTag // tag of the previous block, for the repetition check
+	hasLast     bool
+	st          counters
 }
 
 // session is a session handle and the epoch in which it was opened.
