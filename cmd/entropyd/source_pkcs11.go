@@ -51,6 +51,9 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	hc.Policy = hsmrand.FailClosed
 	hc.PredictionResistance = true
 	hc.Shards = 1
+	// The mixer's OS input must not wait for the kernel RNG to be ready
+	// (early boot): see kernelRandom.
+	hc.OS = osInput()
 	hc.Deadline = cfg.sourceTimeout
 	// Buffered token bytes last no longer than a feed period: the token is
 	// asked at least once a period, so an outage shows in the state and the
