@@ -25,8 +25,11 @@ type InstallOptions struct {
 	// nil reader (Go 1.26 documents nil as fine only without the setting).
 	// Child processes started with the environment inherit it: use
 	// [Environ] for their exec.Cmd.Env. Install fails if GODEBUG names
-	// cryptocustomrand=0 (the environment's choice is kept), or in
-	// FIPS 140-3 mode (see the package doc).
+	// cryptocustomrand=0 (the environment's choice is kept), and under
+	// GODEBUG=fips140=only; under fips140=on the keys are then drawn
+	// outside Go's FIPS 140-3 module (see the package doc). Before Go 1.26
+	// key generation follows the reader it is passed anyway, and the
+	// option changes nothing.
 	KeyGeneration bool
 }
 

@@ -36,10 +36,10 @@ func (t *Token) checkLibrary() error {
 }
 
 // find looks through the present tokens for the one the configuration
-// selects, and, when a PIN is configured, refuses a login that would lock
-// the token or that it would refuse for the PIN's length (checkLogin).
-// t.openMu must be held. It is called at Open and whenever the token comes back from a
-// fault, so a token that moved to another slot is found again.
+// selects and, when a PIN is configured, refuses a login that would lock
+// the token or that it would refuse for the PIN's length (checkLogin). It
+// is called at Open and whenever the token comes back from a fault, so a
+// token that moved to another slot is found again. t.openMu must be held.
 func (t *Token) find() (uint, pkcs11.TokenInfo, error) {
 	c := &t.cfg
 	slots, err := t.mod.GetSlotList(true)
