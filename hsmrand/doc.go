@@ -147,9 +147,9 @@
 //
 // Built with Go 1.25 there is no such setting: ecdsa, rsa and ecdh use
 // whatever reader they are passed, so code that passes crypto/rand.Reader
-// makes its keys from an installed Reader whatever the options say, and a
-// nil reader panics as Go 1.25 documents. KeyGeneration changes nothing
-// there.
+// makes its keys from an installed Reader whatever the options say (Go
+// 1.25 has no nil-reader default for ecdh and ecdsa: pass a reader).
+// KeyGeneration changes nothing there.
 //
 // # FIPS 140-3 mode
 //
