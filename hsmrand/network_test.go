@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,6 +228,125 @@ func TestNetworkHSMRestart(t *testing.T) {
 	}
 }
 
+// TestNetworkHSMRestartConcurrent: several goroutines call GetRandom
+// without pause through the server's stop and start. None blocks for good,
+// each gets ErrUnavailable (never a permanent error) while the server is
+// away and output again once it is back, and the token logs in once after
+// the recovery however many sessions its callers open.
+func TestNetworkHSMRestartConcurrent(t *testing.T) {
+	srv := netServer(t, "net-concurrent")
+	cfg := netOptions(FailClosed)
+	cfg.URI = netURI(srv)
+	r := openNet(t, cfg)
+	logins := r.Stats().Tokens[0].Logins
+
+	const callers = 4
+	var phase atomic.Int32 // 0: before the stop; 1: stopped; 2: started again
+	var sawOutage, servedAfter atomic.Int32
+	done := make(chan struct{}, callers)
+	stop := make(chan struct{})
+	for range callers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			var failedDown, served bool
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := phase.Load()
+				_, err := r.GetRandom(32)
+				switch {
+				case err != nil && !errors.Is(err, ErrUnavailable):
+					t.Errorf("GetRandom: %v, want success or ErrUnavailable", err)
+					return
+				case err != nil && p == 1 && !failedDown:
+					failedDown = true
+					sawOutage.Add(1)
+				case err == nil && p == 2 && !served:
+					served = true
+					servedAfter.Add(1)
+				}
+			}
+		}()
+	}
+	stopServer(t, srv, r)
+	phase.Store(1)
+	eventually(t, "every caller to fail, and the module re-initialised while the server is away", netOutage, func() bool {
+		return sawOutage.Load() == callers && r.Stats().Tokens[0].Reinitializations >= 2
+	})
+	phase.Store(2)
+	startServer(t, srv, r, func() {})
+	eventually(t, "every caller served after the recovery", netRecover, func() bool { return servedAfter.Load() == callers })
+	close(stop)
+	for range callers {
+		bounded(t, "a GetRandom caller", netCall, func() struct{} { return <-done })
+	}
+	st := r.Stats()
+	assert.Equal(t, StateHealthy, st.State)
+	assert.Equal(t, logins+1, st.Tokens[0].Logins, "one C_Login after the recovery")
+}
+
+// TestNetworkHSMHang: the network HSM stalls (its server and the process
+// serving this client are stopped with SIGSTOP, by PID) with a request in
+// flight. The outage shows after one deadline, with no read waiting on it.
+// When the server resumes, the Reader is healthy again; when it is killed
+// instead and started again, the Reader recovers as from any restart.
+func TestNetworkHSMHang(t *testing.T) {
+	for _, resume := range []string{"continue", "restart"} {
+		t.Run(resume, func(t *testing.T) {
+			srv := netServer(t, "net-hang-"+resume)
+			cfg := netOptions(FailClosed)
+			cfg.URI = netURI(srv)
+			r := openNet(t, cfg)
+			// Runs before the Reader's Close, which waits for a hung call.
+			t.Cleanup(func() { assert.NoError(t, srv.Stop()) })
+			pids, err := srv.PIDs()
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(pids), 2, "the server and the process serving this client")
+
+			signal(t, pids, syscall.SIGSTOP)
+			took := eventually(t, "the stall to show", netOutage, func() bool { return r.Stats().State == StateSourceDown })
+			t.Logf("stall seen %v after SIGSTOP", took.Round(time.Millisecond))
+			assert.Contains(t, r.Stats().LastError, "has not answered")
+			err = bounded(t, "GetRandom during the stall", netCall, func() error {
+				for range 1000 {
+					if _, err := r.GetRandom(32); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			require.ErrorIs(t, err, ErrUnavailable)
+
+			switch resume {
+			case "continue":
+				signal(t, pids, syscall.SIGCONT)
+				took = eventually(t, "the Reader to be healthy after SIGCONT", netRecover, func() bool {
+					return r.Stats().State == StateHealthy
+				})
+				t.Logf("healthy %v after SIGCONT", took.Round(time.Millisecond))
+			case "restart":
+				require.NoError(t, srv.Stop()) // SIGKILL ends the stopped processes too
+				startServer(t, srv, r, func() {})
+				assert.GreaterOrEqual(t, r.Stats().Tokens[0].Reinitializations, uint64(1))
+			}
+			_, err = r.GetRandom(32)
+			require.NoError(t, err)
+		})
+	}
+}
+
+// signal sends sig to each process in pids, which belong to a server this
+// test started.
+func signal(t *testing.T, pids []int, sig syscall.Signal) {
+	t.Helper()
+	for _, pid := range pids {
+		require.NoError(t, syscall.Kill(pid, sig), "signal %v to %d", sig, pid)
+	}
+}
+
 // TestNetworkHSMRestartInstalled: an installed FailClosed Reader makes
 // crypto/rand.Read block while the network HSM is away, and return once it
 // is back; it must not block for good (p11-kit's client never reconnects by
@@ -294,6 +414,9 @@ func TestNetworkHSMNoReinitialize(t *testing.T) {
 	st := r.Stats()
 	assert.Zero(t, st.Tokens[0].Reinitializations)
 	assert.Contains(t, st.Tokens[0].LastError, "NoReinitialize")
+	// Close does not wait on the token that is down.
+	assert.NoError(t, bounded(t, "Close with the token down", netCall, r.Close))
+	assert.Equal(t, "closed", r.Stats().Tokens[0].State)
 }
 
 // TestNetworkHSMFailoverBlinks: a pool of two tokens on two servers. A
