@@ -288,6 +288,47 @@ func TestNetworkHSMRestartConcurrent(t *testing.T) {
 	assert.Equal(t, logins+1, st.Tokens[0].Logins, "one C_Login after the recovery")
 }
 
+// TestNetworkHSMTwoReadersOneModule: two Readers in one process on one
+// token share the loaded module. When the server restarts, whichever
+// re-initialises the module ends the other's sessions too; the other must
+// notice that its session handles are from before (they may name new
+// sessions now) and find the token again, not use them.
+func TestNetworkHSMTwoReadersOneModule(t *testing.T) {
+	srv := netServer(t, "net-shared")
+	cfg := netOptions(FailClosed)
+	cfg.URI = netURI(srv)
+	r1 := openNet(t, cfg)
+	r2 := openNet(t, cfg)
+	for _, r := range []*Reader{r1, r2} {
+		_, err := r.GetRandom(32)
+		require.NoError(t, err)
+	}
+
+	require.NoError(t, srv.Stop())
+	eventually(t, "both Readers to see the outage", netOutage, func() bool {
+		return r1.Stats().Tokens[0].State == "down" && r2.Stats().Tokens[0].State == "down"
+	})
+	require.NoError(t, srv.Start())
+	started := time.Now()
+	for i, r := range []*Reader{r1, r2} {
+		eventually(t, fmt.Sprintf("Reader %d to be healthy", i+1), netRecover, func() bool {
+			r.GetRandom(32)
+			return r.Stats().State == StateHealthy && r.Stats().Tokens[0].State == "up"
+		})
+	}
+	t.Logf("both healthy %v after the server's start", time.Since(started).Round(time.Millisecond))
+	for i, r := range []*Reader{r1, r2} {
+		for range 10 {
+			_, err := r.GetRandom(32)
+			require.NoError(t, err, "Reader %d after the recovery", i+1)
+		}
+	}
+	st1, st2 := r1.Stats(), r2.Stats()
+	assert.GreaterOrEqual(t, st1.Tokens[0].Reinitializations+st2.Tokens[0].Reinitializations, uint64(1))
+	t.Logf("re-initialisations: %d and %d; reopens %d and %d", st1.Tokens[0].Reinitializations, st2.Tokens[0].Reinitializations,
+		st1.Tokens[0].Reopens, st2.Tokens[0].Reopens)
+}
+
 // TestNetworkHSMHang: the network HSM stalls (its server and the process
 // serving this client are stopped with SIGSTOP, by PID) with a request in
 // flight. The outage shows after one deadline, with no read waiting on it.

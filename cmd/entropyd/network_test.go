@@ -34,8 +34,15 @@ func TestRunNetworkHSMRestart(t *testing.T) {
 	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start .*os_only=false`), 30*time.Second)
 	waitMetric(t, d, "entropyd_ready", func(v float64) bool { return v == 1 }, 30*time.Second)
 	const healthy = `entropyd_source_state{source="pkcs11",state="healthy"}`
-	tok := fmt.Sprintf(`{serial=%q,source="pkcs11",token=%q}`, srv.Token.Serial, srv.Token.Label)
-	reinits := "entropyd_pkcs11_module_reinitializations_total" + tok
+	// tokenSeries names a series of the token's, with one more label
+	// (sorted before or after the token's) if any.
+	tokenSeries := func(name, before, after string) string {
+		return fmt.Sprintf(`%s{%sserial=%q,source="pkcs11",%stoken=%q}`, name, before, srv.Token.Serial, after, srv.Token.Label)
+	}
+	reinits := tokenSeries("entropyd_pkcs11_module_reinitializations_total", "", "")
+	tokenState := func(state string) string {
+		return tokenSeries("entropyd_pkcs11_token_state", "", `state="`+state+`",`)
+	}
 	_, body := d.get("/metrics")
 	v, ok := metricValue(body, reinits)
 	require.True(t, ok, "no series %s", reinits)
@@ -46,6 +53,7 @@ func TestRunNetworkHSMRestart(t *testing.T) {
 	waitMetric(t, d, "entropyd_ready", func(v float64) bool { return v == 0 }, 30*time.Second)
 	waitMetric(t, d, healthy, func(v float64) bool { return v == 0 }, 30*time.Second)
 	t.Logf("not ready %v after the stop", time.Since(stopped).Round(time.Millisecond))
+	waitMetric(t, d, tokenState("down"), func(v float64) bool { return v == 1 }, 30*time.Second)
 	code, body := d.get("/readyz")
 	assert.Equal(t, 503, code)
 	assert.Contains(t, body, "every HSM source is down")
@@ -69,10 +77,13 @@ func TestRunNetworkHSMRestart(t *testing.T) {
 		require.False(t, time.Now().After(deadline), "no recovery feed within 10 s of readiness")
 		feeds = recovery.FindAllStringSubmatch(d.stderr.String(), -1)
 	}
-	assert.Equal(t, "false", feeds[len(feeds)-1][1], "the recovery feed must use the token")
+	assert.Equal(t, "false", feeds[before][1], "the first recovery feed after the return must use the token")
 	_, body = d.get("/metrics")
 	assert.Equal(t, 1.0, metric(t, body, healthy))
 	assert.GreaterOrEqual(t, metric(t, body, reinits), 2.0)
+	assert.Equal(t, 1.0, metric(t, body, tokenState("up")))
+	assert.GreaterOrEqual(t, metric(t, body, tokenSeries("entropyd_pkcs11_token_recoveries_total", "", "")), 1.0)
+	assert.GreaterOrEqual(t, metric(t, body, tokenSeries("entropyd_pkcs11_errors_total", `code="CKR_DEVICE_ERROR",`, "")), 1.0)
 
 	select {
 	case <-d.done:
