@@ -297,9 +297,10 @@ func TestNetworkHSMRestartInstalled(t *testing.T) {
 	cfg.URI = netURI(srv)
 	cfg.PredictionResistance = true // every read takes fresh HSM bytes
 	r := openNet(t, cfg)
-	restore := Install(r)
+	restore, err := Install(r, nil)
+	require.NoError(t, err)
 	t.Cleanup(restore)
-	_, err := rand.Read(make([]byte, 32))
+	_, err = rand.Read(make([]byte, 32))
 	require.NoError(t, err)
 
 	stopServer(t, srv, r)
