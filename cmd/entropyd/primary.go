@@ -21,8 +21,8 @@ type primary struct {
 	sources []*source
 	timeout time.Duration
 	scratch [mixer.SeedLen]byte
-	// contributors counts the sources of the last Read.
-	contributors int
+	// contributors names the sources of the last Read, in order.
+	contributors []string
 }
 
 // Read fills p, at most mixer.SeedLen bytes at a time. The mixer serializes
@@ -31,7 +31,7 @@ func (m *primary) Read(p []byte) (int, error) {
 	clear(p)
 	for off := 0; off < len(p); off += len(m.scratch) {
 		chunk := p[off:min(len(p), off+len(m.scratch))]
-		m.contributors = 0
+		m.contributors = m.contributors[:0]
 		for _, s := range m.sources {
 			b := m.scratch[:len(chunk)]
 			alive := func() bool { return s.getState() == stateHealthy }
@@ -47,9 +47,9 @@ func (m *primary) Read(p []byte) (int, error) {
 			}
 			clear(b)
 			s.c.used.Add(uint64(len(b)))
-			m.contributors++
+			m.contributors = append(m.contributors, s.name)
 		}
-		if m.contributors == 0 {
+		if len(m.contributors) == 0 {
 			clear(p)
 			return 0, errNoSource
 		}

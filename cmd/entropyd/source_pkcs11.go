@@ -27,18 +27,22 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	} else {
 		var err error
 		if hc, err = hsmrand.ConfigFromEnv(os.Getenv); err != nil {
-			return hsmrand.Config{}, fmt.Errorf("--pkcs11-from-env: %w", err)
+			return hsmrand.Config{}, usageError("%s: %v", cfg.from("pkcs11-from-env"), err)
 		}
 	}
 	pin, havePIN := os.LookupEnv(pinEnv)
 	switch {
 	case cfg.pinFile != "" && havePIN:
 		clear(hc.PIN)
-		return hsmrand.Config{}, usageError("both --pin-file and %s are set; give the PIN one way", pinEnv)
+		return hsmrand.Config{}, usageError("both %s and %s are set; give the PIN one way", cfg.from("pin-file"), pinEnv)
 	case cfg.pinFile != "":
 		abs, err := filepath.Abs(cfg.pinFile)
+		if err == nil {
+			err = checkPINFile(abs)
+		}
 		if err != nil {
-			return hsmrand.Config{}, fmt.Errorf("--pin-file: %w", err)
+			clear(hc.PIN)
+			return hsmrand.Config{}, usageError("%s: %v", cfg.from("pin-file"), err)
 		}
 		hc.PINSource = "file:" + abs
 	case havePIN:
@@ -120,7 +124,9 @@ func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
 	defer cancel()
 	r, err := hsmrand.Open(ctx, hc)
 	if err != nil {
-		return nil, fmt.Errorf("PKCS#11 source %v: %w", hc, err)
+		// Not hc: the error names what the user gave, not a Go value.
+		_, envPIN := os.LookupEnv(pinEnv)
+		return nil, fmt.Errorf("PKCS#11 token (%s): %w%s", cfg.tokenOrigin(), err, cfg.pinHint(err, envPIN))
 	}
 	p.r = r
 	return p, nil
