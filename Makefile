@@ -12,7 +12,7 @@ FUZZTIME  ?= 10s
 BENCH     ?= .
 BENCHCOUNT ?= 6
 
-.PHONY: all build test race bench fuzz lint testdata clean entropyd install run faultp11 quality quality-short
+.PHONY: all build test race bench fuzz lint testdata clean entropyd install man run faultp11 quality quality-short
 
 all: lint build test
 
@@ -79,6 +79,7 @@ PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 UNITDIR   ?= /etc/systemd/system
 CONFDIR   ?= /etc/entropyd
+MANDIR    ?= $(PREFIX)/share/man
 
 entropyd:
 	$(GO) build -trimpath -o bin/entropyd ./cmd/entropyd
@@ -91,10 +92,17 @@ install: entropyd
 	chmod 0644 $(DESTDIR)$(UNITDIR)/entropyd.service
 	install -d -m 0750 $(DESTDIR)$(CONFDIR)
 	test -e $(DESTDIR)$(CONFDIR)/entropyd.conf || install -m 0640 contrib/entropyd.conf $(DESTDIR)$(CONFDIR)/entropyd.conf
+	install -D -m 0644 contrib/entropyd.8 $(DESTDIR)$(MANDIR)/man8/entropyd.8
 	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
 	  systemctl daemon-reload; \
 	  echo "installed; start it with: systemctl enable --now entropyd"; \
 	fi
+
+# contrib/entropyd.8 is made from entropyd's --help texts (the option table
+# of cmd/entropyd); TestManPage fails when they differ. Regenerate it after
+# changing them.
+man:
+	$(GO) test -count=1 -run '^TestManPage$$' ./cmd/entropyd -update
 
 # The README's first command: a SoftHSM token in .local/entropyd, entropyd
 # running against it, metrics on localhost.
