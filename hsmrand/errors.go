@@ -47,6 +47,11 @@ var (
 //	if errors.As(err, &pe) && pe.Code == pkcs11.CKR_PIN_INCORRECT { ... }
 type PKCS11Error = p11.Error
 
+// MaxPIN is the most bytes a PIN source may hold (a final newline aside):
+// PIN files are read with this bound, and a longer one is refused as a
+// login error (ErrLogin) without being read on.
+const MaxPIN = p11.MaxPINSource
+
 // CKRName returns the name of a CK_RV value ("CKR_PIN_INCORRECT"), or
 // "CKR_0x..." for a vendor-defined value.
 func CKRName(code uint) string { return p11.CKRName(code) }

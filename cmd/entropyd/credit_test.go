@@ -73,7 +73,7 @@ func TestPrimaryCreditable(t *testing.T) {
 			_, err := p.Read(make([]byte, 48))
 			require.NoError(t, err)
 			assert.InDelta(t, tc.want, p.creditable, 1e-9)
-			assert.Equal(t, len(tc.sources), p.contributors)
+			assert.Len(t, p.contributors, len(tc.sources))
 		})
 	}
 	// 48 HSM bytes at 6 bits each: 288 bits, whatever the feed's length.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -98,8 +100,15 @@ func (d *daemon) feed(reason string) error {
 	d.fc.lastNanos.Store(time.Now().UnixNano())
 	d.log.Info("fed the kernel", "reason", reason, "bytes", res.Bytes, "credited_bits", res.Credited,
 		"kernel_ready", res.KernelReady, "reseeded", res.Reseeded, "os_only", osOnly, "dry_run", d.feeders == nil,
-		"sources", d.prim.contributors)
+		"sources", d.fedFrom())
 	return nil
+}
+
+// fedFrom lists the sources whose bytes went into the last feed: those of
+// the primary input, and the OS, which always supplies the mixer's
+// additional input (and after a primary failure seeds it alone).
+func (d *daemon) fedFrom() string {
+	return strings.Join(append(slices.Clip(d.prim.contributors), osSourceName), ",")
 }
 
 // onPrimaryError is the mixer's hook: with the OS counted as a source, seed

@@ -59,6 +59,6 @@ func TestMaxRequestOption(t *testing.T) {
 
 	for _, n := range []string{"31", "65537", "-1"} {
 		_, _, err := loadConfig("run", []string{"--pkcs11-max-request", n}, func(string) (string, bool) { return "", false }, nil)
-		assert.ErrorContains(t, err, "invalid value for --pkcs11-max-request (ENTROPYD_PKCS11_MAX_REQUEST)", n)
+		assert.ErrorContains(t, err, "invalid value for --pkcs11-max-request: "+n, n)
 	}
 }

@@ -27,7 +27,7 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	} else {
 		var err error
 		if hc, err = hsmrand.ConfigFromEnv(os.Getenv); err != nil {
-			return hsmrand.Config{}, fmt.Errorf("--pkcs11-from-env: %w", err)
+			return hsmrand.Config{}, usageError("%s: %v", cfg.from("pkcs11-from-env"), err)
 		}
 	}
 	// An empty variable counts as unset.
@@ -37,20 +37,28 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	switch {
 	case cfg.pinFile != "" && havePIN:
 		clear(hc.PIN)
-		return hsmrand.Config{}, usageError("both --pin-file and %s are set; give the PIN one way", pinEnv)
+		return hsmrand.Config{}, usageError("both %s and %s are set; give the PIN one way", cfg.from("pin-file"), pinEnv)
 	case vaultPIN && (cfg.pinFile != "" || havePIN):
 		// One PIN must win, and a silent choice could present the wrong
 		// one to the token: refuse, naming both (never their values).
 		clear(hc.PIN)
-		other := "--pin-file"
-		if havePIN {
-			other = pinEnv
+		other := pinEnv
+		if !havePIN {
+			other = cfg.from("pin-file")
 		}
 		return hsmrand.Config{}, usageError("both VAULT_HSM_PIN (read with --pkcs11-from-env) and %s are set; give the PIN one way", other)
 	case cfg.pinFile != "":
 		abs, err := filepath.Abs(cfg.pinFile)
-		if err != nil {
-			return hsmrand.Config{}, fmt.Errorf("--pin-file: %w", err)
+		if err == nil {
+			err = checkPINFile(abs)
+		}
+		switch {
+		case errors.Is(err, hsmrand.ErrLogin):
+			clear(hc.PIN)
+			return hsmrand.Config{}, fmt.Errorf("%s: %w", cfg.from("pin-file"), err)
+		case err != nil:
+			clear(hc.PIN)
+			return hsmrand.Config{}, usageError("%s: %v", cfg.from("pin-file"), err)
 		}
 		hc.PINSource = "file:" + abs
 	case havePIN:
@@ -184,7 +192,9 @@ func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
 	defer cancel()
 	r, err := hsmrand.Open(ctx, hc)
 	if err != nil {
-		return nil, fmt.Errorf("PKCS#11 source %v: %w", hc, err)
+		// Not hc: the error names what the user gave, not a Go value.
+		_, envPIN := os.LookupEnv(pinEnv)
+		return nil, fmt.Errorf("PKCS#11 token (%s): %w%s", cfg.tokenOrigin(), err, cfg.pinHint(err, envPIN))
 	}
 	p.r = r
 	return p, nil

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/mixer"
@@ -129,11 +129,11 @@ func (s *sourceSet) anyHealthy() bool {
 	return false
 }
 
-// String lists the sources' names.
+// String lists the sources' names, separated by commas.
 func (s *sourceSet) String() string {
-	names := []string{}
+	var names []string
 	for _, p := range s.all() {
 		names = append(names, p.name)
 	}
-	return fmt.Sprint(names)
+	return strings.Join(names, ",")
 }
