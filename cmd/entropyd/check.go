@@ -6,10 +6,9 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
-	"time"
 
+	"github.com/hsmentropy/hsmentropy/internal/engine"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
-	"github.com/hsmentropy/hsmentropy/mixer"
 )
 
 // runCheck is entropyd check: it opens every configured source, runs its
@@ -21,28 +20,15 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 		return err
 	}
 	log := newLogger(s.stderr, cfg.logFormat, cfg.logLevel)
-	events := make(chan event, 64)
-	go func() {
-		for range events {
-		}
-	}()
-	set, err := newSourceSet(ctx, cfg, log, events)
+	e, err := newEngine(ctx, cfg, nil, log)
 	if err != nil {
 		return err
 	}
-	defer set.close()
+	defer e.Close()
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
-	for _, src := range set.primaries {
-		go src.run(ctx)
-	}
-	var seed [mixer.SeedLen]byte
-	_, osErr := set.os.Read(seed[:])
-	clear(seed[:])
-	for _, src := range set.primaries {
-		waitSettled(ctx, src)
-	}
-	failed := writeCheckReport(s.stdout, set, osErr)
+	osErr := e.Check(ctx)
+	failed := writeCheckReport(s.stdout, e.Stats(), osErr)
 	if note := cfg.noHSMNote(); note != "" {
 		fmt.Fprintf(s.stdout, "note: %s\n", note)
 	}
@@ -66,43 +52,27 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 	return nil
 }
 
-// waitSettled waits until src is healthy or failed, or ctx is done.
-func waitSettled(ctx context.Context, src *source) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if st := src.getState(); st == stateHealthy || st == stateFailed {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
 // writeCheckReport prints one line per source and returns the failures.
-func writeCheckReport(w io.Writer, set *sourceSet, osErr error) (failed int) {
+// The OS source comes first.
+func writeCheckReport(w io.Writer, stats engine.Stats, osErr error) (failed int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tSTATE\tSAMPLES\tRCT MAX/CUTOFF\tAPT MAX/CUTOFF\tRESULT")
-	for _, src := range set.all() {
-		h := src.tester.Stats()
-		st := src.getState()
+	for i, src := range stats.Sources {
+		h, st := src.Health, src.State
 		result := "ok"
 		switch {
-		case src == set.os.src && osErr != nil:
+		case i == 0 && osErr != nil:
 			result = "FAILED: " + osErr.Error()
-		case st != stateHealthy:
+		case st != engine.StateHealthy:
 			result = "FAILED: start-up tests not passed"
-			if n := src.c.snapshot().Errors; len(n) > 0 {
+			if n := src.Counters.Errors; len(n) > 0 {
 				result += fmt.Sprintf(" (errors: %v)", n)
 			}
 		}
 		if result != "ok" {
 			failed++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%d/%d\t%s\n", src.name, st, h.Samples, h.RCT.Max, h.RCT.Cutoff, h.APT.Max, h.APT.Cutoff, result)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%d/%d\t%s\n", src.Name, st, h.Samples, h.RCT.Max, h.RCT.Cutoff, h.APT.Max, h.APT.Cutoff, result)
 	}
 	tw.Flush()
 	return failed

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/hsmrand"
+	"github.com/hsmentropy/hsmentropy/internal/engine"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/hsmentropy/hsmentropy/mixer"
 )
@@ -141,16 +142,16 @@ func (c *runConfig) validate() error {
 		return bad("credit-bits", "%v is not in 0..8", c.creditBits)
 	case c.hwrngRate < 0:
 		return bad("hwrng-rate", "%d is negative", c.hwrngRate)
-	case c.hwrngChunk < 1 || c.hwrngChunk > maxChunk:
-		return bad("hwrng-chunk", "%d is not in 1..%d", c.hwrngChunk, maxChunk)
+	case c.hwrngChunk < 1 || c.hwrngChunk > engine.MaxChunk:
+		return bad("hwrng-chunk", "%d is not in 1..%d", c.hwrngChunk, engine.MaxChunk)
 	case c.fileRate < 0:
 		return bad("file-rate", "%d is negative", c.fileRate)
-	case c.fileChunk < 1 || c.fileChunk > maxChunk:
-		return bad("file-chunk", "%d is not in 1..%d", c.fileChunk, maxChunk)
+	case c.fileChunk < 1 || c.fileChunk > engine.MaxChunk:
+		return bad("file-chunk", "%d is not in 1..%d", c.fileChunk, engine.MaxChunk)
 	case c.pkcs11Rate < 0:
 		return bad("pkcs11-rate", "%d is negative", c.pkcs11Rate)
-	case c.pkcs11Chunk < 1 || c.pkcs11Chunk > maxChunk:
-		return bad("pkcs11-chunk", "%d is not in 1..%d", c.pkcs11Chunk, maxChunk)
+	case c.pkcs11Chunk < 1 || c.pkcs11Chunk > engine.MaxChunk:
+		return bad("pkcs11-chunk", "%d is not in 1..%d", c.pkcs11Chunk, engine.MaxChunk)
 	case c.pkcs11MaxReq != 0 && (c.pkcs11MaxReq < hsmrand.MinHSMRequest || c.pkcs11MaxReq > hsmrand.MaxHSMRequest):
 		return bad("pkcs11-max-request", "%d is neither 0 nor in %d..%d", c.pkcs11MaxReq, hsmrand.MinHSMRequest, hsmrand.MaxHSMRequest)
 	case c.pkcs11Probe <= 0:
@@ -203,7 +204,7 @@ func (c *runConfig) noHSMNote() string {
 		names[i] = "file:" + names[i]
 	}
 	if c.hwrng {
-		names = append([]string{hwrngSourceName}, names...)
+		names = append([]string{engine.HwrngName}, names...)
 	}
 	return "no HSM source is configured (--pkcs11-uri or --pkcs11-from-env): the sources in use are " + strings.Join(names, ", ") + " and the operating system's randomness"
 }

@@ -2,39 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
-	"sync/atomic"
 	"syscall"
-	"time"
 
-	"github.com/hsmentropy/hsmentropy/mixer"
+	"github.com/hsmentropy/hsmentropy/internal/engine"
+	"github.com/hsmentropy/hsmentropy/kernelfeed"
 )
-
-// stopBudget bounds the shutdown: SIGTERM to exit within 5 s, with margin.
-const stopBudget = 3 * time.Second
 
 // errAllFailed is returned when every source has failed (exit status 1;
 // rngd exits 0 there, we do not).
-var errAllFailed = errors.New("every source has failed")
-
-// daemon is one configuration's running entropyd: reloading builds a new one.
-type daemon struct {
-	cfg     *runConfig
-	log     *slog.Logger
-	set     *sourceSet
-	prim    *primary
-	mix     *mixer.Mixer
-	feeders *feeders
-	fc      feedCounters
-	events  chan event
-	ready   atomic.Bool
-	started time.Time
-}
+var errAllFailed = engine.ErrAllFailed
 
 // runRun is entropyd run: it loads the configuration, runs the daemon, and
 // runs it again with the new configuration on SIGHUP.
@@ -60,158 +40,94 @@ func runRun(ctx context.Context, s streams, args []string) error {
 	}
 }
 
+// openFeeders opens /dev/random twice (engine.Feeders); with --no-feed it
+// opens nothing.
+func openFeeders(cfg *runConfig) (*engine.Feeders, error) {
+	if cfg.noFeed {
+		return nil, nil
+	}
+	c, err := kernelfeed.Open(kernelfeed.Config{Device: cfg.device, BitsPerByte: cfg.creditBits, Reseed: cfg.reseedCRNG})
+	if err != nil {
+		return nil, fmt.Errorf("%w (use --no-feed for a dry run)", err)
+	}
+	u, err := kernelfeed.Open(kernelfeed.Config{Device: cfg.device, Reseed: cfg.reseedCRNG})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w", err)
+	}
+	return &engine.Feeders{Credited: c, Uncredited: u}, nil
+}
+
 // serve runs the daemon for cfg until ctx is done (nil, nil), every source
 // has failed (nil, errAllFailed), or SIGHUP brings a valid new configuration
 // (it, nil).
 func serve(ctx context.Context, cfg *runConfig, log *slog.Logger, hup <-chan os.Signal, reload func() (*runConfig, error)) (*runConfig, error) {
-	d := &daemon{cfg: cfg, log: log, events: make(chan event, 64), started: time.Now()}
-	var err error
-	if d.feeders, err = openFeeders(cfg); err != nil {
+	feeders, err := openFeeders(cfg)
+	if err != nil {
 		return nil, err
 	}
-	defer d.feeders.close()
-
-	wctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		start := time.Now()
-		waitWithin(&wg, stopBudget)
-		// The sources close after the workers, which read through them,
-		// within what is left of the budget.
-		left := max(stopBudget-time.Since(start), stopBudget/4)
-		if d.set != nil && !d.set.closeWithin(left) {
-			log.Warn("a source did not close in time (an HSM call in flight has not returned); leaving it behind", "waited", left)
-		}
-	}()
-	if d.set, err = newSourceSet(wctx, cfg, log, d.events); err != nil {
+	defer feeders.Close()
+	e, err := newEngine(ctx, cfg, feeders, log)
+	if err != nil {
 		return nil, err
 	}
-	stopHTTP, err := d.startHTTP(cfg.listen)
+	defer e.Stop()
+	stopHTTP, err := startHTTP(cfg.listen, e, log)
 	if err != nil {
 		return nil, err
 	}
 	defer stopHTTP()
-	log.Info("starting", "version", version(), "sources", d.set.String(), "listen", cfg.listen, "dry_run", cfg.noFeed)
+	log.Info("starting", "version", version(), "sources", e.String(), "listen", cfg.listen, "dry_run", cfg.noFeed)
 	if note := cfg.noHSMNote(); note != "" {
 		log.Warn(note)
 	}
-	for _, s := range d.set.primaries {
-		wg.Go(func() { s.run(wctx) })
+	e.Start(ctx)
+	if err := e.Begin(ctx); err != nil {
+		return nil, err
 	}
-
-	d.waitStartUp(ctx)
-	d.prim = &primary{ctx: wctx, sources: d.set.primaries, timeout: cfg.sourceTimeout}
-	d.mix, err = mixer.New(mixer.Config{
-		Primary: d.prim, OS: d.set.os, Shards: 1, ReseedInterval: -1,
-		BufferSize: mixer.BlockLen, PredictionResistance: true, OnPrimaryError: d.onPrimaryError,
-	})
-	if err != nil {
-		return nil, d.failedStart(err)
-	}
-	defer d.mix.Close()
-	if err := d.feed("start"); err != nil {
-		return nil, d.failedStart(err)
-	}
-	d.ready.Store(true)
 	if cfg.once {
 		return nil, nil
 	}
 	notify(log, "READY=1\nSTATUS=feeding the kernel")
-	return d.loop(ctx, hup, reload)
+	return loop(ctx, e, log, hup, reload)
 }
 
-// failedStart words a failure before the first feed.
-func (d *daemon) failedStart(err error) error {
-	if d.set.allFailed() {
-		return fmt.Errorf("%w: %w", errAllFailed, err)
+// loop runs the engine until ctx is done, every source has failed, or SIGHUP
+// brings a new configuration.
+func loop(ctx context.Context, e *engine.Engine, log *slog.Logger, hup <-chan os.Signal, reload func() (*runConfig, error)) (*runConfig, error) {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(rctx) }()
+	stopping := func() {
+		log.Info("stopping", "reason", context.Cause(ctx))
+		notify(log, "STOPPING=1")
 	}
-	return err
-}
-
-// waitStartUp waits until a primary source is healthy, every one has failed,
-// or --startup-timeout has passed.
-func (d *daemon) waitStartUp(ctx context.Context) {
-	if len(d.set.primaries) == 0 {
-		return
-	}
-	t := time.NewTimer(d.cfg.startupTimeout)
-	defer t.Stop()
-	for !d.set.anyHealthy() && !d.set.allPrimariesFailed() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.log.Warn("no source passed its start-up tests in time", "timeout", d.cfg.startupTimeout)
-			return
-		case ev := <-d.events:
-			d.logEvent(ev)
-			if ev.to == stateHealthy && ev.src != d.set.os.src {
-				return // even if it has moved on since: its bytes are kept
-			}
-		}
-	}
-}
-
-// loop feeds on the period and after a recovery, until ctx is done, every
-// source has failed, or SIGHUP brings a new configuration.
-func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal, reload func() (*runConfig, error)) (*runConfig, error) {
-	tick := time.NewTicker(d.cfg.feedInterval)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			d.log.Info("stopping", "reason", context.Cause(ctx))
-			notify(d.log, "STOPPING=1")
+			stopping()
+			stop()
+			<-done
 			return nil, nil
+		case err := <-done:
+			if err == nil { // ctx is done
+				stopping()
+				return nil, nil
+			}
+			notify(log, "STATUS=every source has failed")
+			return nil, err
 		case <-hup:
-			notify(d.log, "RELOADING=1")
+			notify(log, "RELOADING=1")
 			next, err := reload()
 			if err != nil {
-				d.log.Error("SIGHUP: configuration not reloaded, keeping the old one", "err", err)
-				notify(d.log, "READY=1")
+				log.Error("SIGHUP: configuration not reloaded, keeping the old one", "err", err)
+				notify(log, "READY=1")
 				continue
 			}
+			stop()
+			<-done
 			return next, nil
-		case <-tick.C:
-			d.feedAndLog("period")
-		case ev := <-d.events:
-			d.logEvent(ev)
-			if d.set.allFailed() {
-				notify(d.log, "STATUS=every source has failed")
-				return nil, errAllFailed
-			}
-			if ev.recovered {
-				d.feedAndLog("recovery")
-			}
 		}
-	}
-}
-
-func (d *daemon) feedAndLog(reason string) {
-	if err := d.feed(reason); err != nil {
-		d.log.Error("feed failed", "reason", reason, "err", err)
-	}
-}
-
-// logEvent logs a state change.
-func (d *daemon) logEvent(ev event) {
-	lvl := slog.LevelInfo
-	if ev.to == stateFailed || ev.to == stateReconnecting {
-		lvl = slog.LevelWarn
-	}
-	d.log.Log(context.Background(), lvl, "source state changed", "source", ev.src.name, "from", ev.from.String(), "to", ev.to.String())
-}
-
-// waitWithin waits for wg at most d: a worker blocked in a device read that
-// cannot be interrupted is left behind at exit.
-func waitWithin(wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"runtime"
 
+	"github.com/hsmentropy/hsmentropy/internal/engine"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,7 +19,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // collector turns a snapshot into metrics at scrape time (node_exporter's
 // pattern): no metric is updated in the hot path, none can go stale.
 type collector struct {
-	snap func() snapshot
+	snap func() engine.Stats
 
 	buildInfo, state, readBytes, reads, readDuration, used, errs *prometheus.Desc
 	samples, failures, proximity, startUps, restores             *prometheus.Desc
@@ -28,7 +30,7 @@ type collector struct {
 	hsm                                                          hsmDescs
 }
 
-func newCollector(snap func() snapshot) *collector {
+func newCollector(snap func() engine.Stats) *collector {
 	return &collector{
 		snap:         snap,
 		buildInfo:    desc("build_info", "A constant 1, labelled with entropyd's version and the Go version it was built with.", "version", "goversion"),
@@ -118,18 +120,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collectSource sends one source's metrics.
-func (c *collector) collectSource(ch chan<- prometheus.Metric, src sourceSnapshot,
+func (c *collector) collectSource(ch chan<- prometheus.Metric, src engine.SourceStats,
 	counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
 	n := src.Name
-	for _, st := range states {
+	for _, st := range engine.States {
 		gauge(c.state, boolFloat(src.State == st), n, st.String())
 	}
 	k := src.Counters
 	counter(c.readBytes, k.Bytes, n)
 	counter(c.reads, k.Reads, n)
 	counter(c.used, k.Used, n)
-	buckets := make(map[float64]uint64, len(latencyBuckets))
-	for i, ub := range latencyBuckets {
+	buckets := make(map[float64]uint64, len(engine.LatencyBuckets))
+	for i, ub := range engine.LatencyBuckets {
 		buckets[ub] = k.Buckets[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(c.readDuration, k.Reads, k.Sum.Seconds(), buckets, n)

@@ -3,16 +3,15 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
 	"github.com/hsmentropy/hsmentropy/hsmrand"
+	"github.com/hsmentropy/hsmentropy/internal/engine"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -21,21 +20,20 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 // fullSnapshot is a snapshot in which every metric has a value.
-func fullSnapshot() snapshot {
+func fullSnapshot() engine.Stats {
 	now := time.Unix(1800000000, 0)
-	var c counters
-	c.observe(64, 50*time.Microsecond)
-	c.observe(64, 2*time.Second)
-	c.used.Add(48)
-	c.fail(syscall.EIO)
-	return snapshot{
-		Sources: []sourceSnapshot{{
-			Name: "hwrng", State: stateHealthy, Counters: c.snapshot(),
+	// Two reads of 64 bytes, in 50 µs and 2 s, 48 bytes used, one EIO.
+	c := engine.Counters{Bytes: 128, Reads: 2, Used: 48,
+		Buckets: []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2}, Sum: 2*time.Second + 50*time.Microsecond,
+		Errors: map[string]uint64{"EIO": 1}}
+	return engine.Stats{
+		Sources: []engine.SourceStats{{
+			Name: "hwrng", State: engine.StateHealthy, Counters: c,
 			Health: health.Stats{State: health.Operational, Samples: 128, StartUps: 1,
 				RCT: health.Counts{Intermittent: 1, Max: 3, Cutoff: 9, PermanentCutoff: 17},
 				APT: health.Counts{Max: 6, Cutoff: 26, PermanentCutoff: 41}},
 		}, {
-			Name: "pkcs11", State: stateHealthy, Counters: c.snapshot(),
+			Name: "pkcs11", State: engine.StateHealthy, Counters: c,
 			HSM: &hsmrand.Stats{State: hsmrand.StateHealthy, HSMCalls: 3, HSMBytes: 3 << 16, HSMErrors: 1,
 				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024, Probes: 7, Expired: 2048,
 				Health: health.Stats{RCT: health.Counts{Intermittent: 1}},
@@ -54,10 +52,10 @@ func fullSnapshot() snapshot {
 	}
 }
 
-func gatherer(t *testing.T, s snapshot) *prometheus.Registry {
+func gatherer(t *testing.T, s engine.Stats) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(newCollector(func() snapshot { return s })); err != nil {
+	if err := reg.Register(newCollector(func() engine.Stats { return s })); err != nil {
 		t.Fatal(err)
 	}
 	return reg
@@ -211,28 +209,3 @@ func stateMetric(t *testing.T, reg *prometheus.Registry, state string) prometheu
 	t.Fatal(errors.New("no state series " + state))
 	return nil
 }
-
-func TestErrorCode(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{syscall.EIO, "EIO"},
-		{&os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, "ENOENT"},
-		{errors.New("x"), "other"},
-		{codeErr("E1"), "E1"},
-		// A PKCS#11 error is read by its type, wrapped as deep as it is.
-		{fmt.Errorf("hsmrand: %w", fmt.Errorf("token 1 of 2: %w", &hsmrand.PKCS11Error{Func: "C_GenerateRandom", Code: 0x30})), "CKR_DEVICE_ERROR"},
-		// Its text is not parsed: a message naming a code is not that code.
-		{errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM"), "other"},
-	} {
-		if got := errorCode(tc.err); got != tc.want {
-			t.Errorf("errorCode(%v) = %q, want %q", tc.err, got, tc.want)
-		}
-	}
-}
-
-type codeErr string
-
-func (c codeErr) Error() string { return string(c) }
-func (c codeErr) Code() string  { return string(c) }

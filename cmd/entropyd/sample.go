@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/hsmentropy/hsmentropy/internal/engine"
 )
 
 const sampleUsage = `Usage: entropyd sample [options]
@@ -84,19 +86,15 @@ func runSample(ctx context.Context, s streams, args []string) error {
 // openSampleSource opens a source by name, raw.
 func openSampleSource(ctx context.Context, name, device string) (io.ReadCloser, error) {
 	switch {
-	case name == osSourceName:
-		return io.NopCloser(readerFunc(osRandom)), nil
-	case name == hwrngSourceName:
-		return (&fileSource{path: device}).open(ctx)
+	case name == engine.OSName:
+		return io.NopCloser(engine.OSReader()), nil
+	case name == engine.HwrngName:
+		return engine.NewFileSource("", device).Open(ctx)
 	case strings.HasPrefix(name, "file:"):
-		return (&fileSource{path: strings.TrimPrefix(name, "file:")}).open(ctx)
+		return engine.NewFileSource("", strings.TrimPrefix(name, "file:")).Open(ctx)
 	}
 	return nil, usageError("invalid value for -source: %q is not hwrng, os or file:PATH", name)
 }
-
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // ctxReader stops reading once ctx is done.
 type ctxReader struct {

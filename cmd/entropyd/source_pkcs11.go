@@ -4,18 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 
-	"github.com/hsmentropy/hsmentropy/health"
 	"github.com/hsmentropy/hsmentropy/hsmrand"
+	"github.com/hsmentropy/hsmentropy/internal/engine"
 )
-
-// pkcs11SourceName names the PKCS#11 source in logs and metrics.
-const pkcs11SourceName = "pkcs11"
 
 // pkcs11Config builds hsmrand's Config from --pkcs11-uri (or, with
 // --pkcs11-from-env, hsmrand's and Vault's environment variables) and the
@@ -75,8 +70,8 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	hc.PredictionResistance = true
 	hc.Shards = 1
 	// The mixer's OS input must not wait for the kernel RNG to be ready
-	// (early boot): see kernelRandom.
-	hc.OS = osInput()
+	// (early boot): see engine.OSReader.
+	hc.OS = engine.OSReader()
 	hc.Deadline = cfg.sourceTimeout
 	// Buffered token bytes last no longer than a feed period: no seed
 	// material waits longer, and the token is asked at least once a
@@ -90,139 +85,27 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	return hc, nil
 }
 
-// pkcs11Source is an open hsmrand Reader. It is opened once, at start, so
-// that a configuration error (a wrong PIN above all: retries lock tokens) ends
-// entropyd at once; afterwards hsmrand reconnects by itself, and the worker's
-// reopenings hand back the same Reader.
-//
-// The token's own state (hsmrand's, from Options.OnStateChange) drives the
-// source's: the worker reads only as fast as the daemon uses bytes, so
-// without it an outage would show only when the worker next read. When
-// hsmrand's stream goes down the source is reconnecting; when it is healthy
-// again the source is healthy again, which makes the daemon feed at once.
-type pkcs11Source struct {
-	once sync.Once
-	r    *hsmrand.Reader
-	// state is hsmrand's State; src is the worker's source once it exists.
-	state atomic.Int32
-	src   atomic.Pointer[source]
-
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced at every change of state
-}
-
-// signal wakes the worker waiting in waitHealthy.
-func (p *pkcs11Source) signal() {
-	p.mu.Lock()
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.mu.Unlock()
-}
-
-// waitHealthy is the source's upstreamWait: it returns when hsmrand's
-// stream is healthy, or has ended for good (the next read then says why),
-// or false when ctx ends.
-func (p *pkcs11Source) waitHealthy(ctx context.Context) bool {
-	for {
-		p.mu.Lock()
-		ch := p.changed
-		p.mu.Unlock()
-		switch hsmrand.State(p.state.Load()) {
-		case hsmrand.StateHealthy, hsmrand.StateFailed, hsmrand.StateClosed:
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-ch:
-		}
-	}
-}
-
-// onStateChange is hsmrand's OnStateChange hook: it runs with hsmrand's
-// locks held, so it only swaps atomics and signals the daemon.
-func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
-	p.state.Store(int32(to))
-	p.signal()
-	s := p.src.Load()
-	if s == nil {
-		return
-	}
-	switch st := s.getState(); {
-	case to == hsmrand.StateClosed:
-		// entropyd closed the Reader: a stop, not an outage.
-	case to != hsmrand.StateHealthy && st == stateHealthy:
-		msg := "the token is not delivering; going on with the other sources"
-		if cause != nil {
-			s.log.Warn(msg, "state", to.String(), "err", cause)
-		} else {
-			s.log.Warn(msg, "state", to.String())
-		}
-		s.setState(stateReconnecting)
-	case to == hsmrand.StateHealthy && st == stateReconnecting && s.tester.State() == health.Operational:
-		s.log.Info("the token is delivering again")
-		s.setState(stateHealthy)
-	}
-}
-
-// attach connects the worker's source, whose state follows the token's.
-func (p *pkcs11Source) attach(s *source) {
-	s.upstreamOK = func() bool { return hsmrand.State(p.state.Load()) == hsmrand.StateHealthy }
-	s.upstreamWait = p.waitHealthy
-	p.src.Store(s)
-	for _, t := range p.r.Stats().Tokens {
-		if t.PINCountLow {
-			s.log.Warn("the token reported CKF_USER_PIN_COUNT_LOW before the login: a wrong PIN was given since the last good login, and a few more lock it",
-				"token", t.Label, "serial", t.Serial)
-		}
-	}
-}
-
 // openPKCS11 opens the token cfg names, waiting at most --startup-timeout
 // for its start-up health test.
-func openPKCS11(ctx context.Context, cfg *runConfig) (*pkcs11Source, error) {
+func openPKCS11(ctx context.Context, cfg *runConfig, log *slog.Logger) (*engine.PKCS11Source, error) {
 	hc, err := pkcs11Config(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(hc.PIN)
-	p := &pkcs11Source{changed: make(chan struct{})}
-	hc.OnStateChange = p.onStateChange
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
-	r, err := hsmrand.Open(ctx, hc)
+	p, err := engine.OpenPKCS11(ctx, hc)
 	if err != nil {
 		// Not hc: the error names what the user gave, not a Go value.
 		_, envPIN := os.LookupEnv(pinEnv)
 		return nil, fmt.Errorf("PKCS#11 token (%s): %w%s", cfg.tokenOrigin(), err, cfg.pinHint(err, envPIN))
 	}
-	p.r = r
+	for _, t := range p.HSMStats().Tokens {
+		if t.PINCountLow {
+			log.With("source", engine.PKCS11Name).Warn("the token reported CKF_USER_PIN_COUNT_LOW before the login: a wrong PIN was given since the last good login, and a few more lock it",
+				"token", t.Label, "serial", t.Serial)
+		}
+	}
 	return p, nil
 }
-
-// open is an opener: the same Reader every time, closed only by Close.
-func (p *pkcs11Source) open(context.Context) (io.ReadCloser, error) {
-	return pkcs11Stream{p.r}, nil
-}
-
-// Close closes the Reader.
-func (p *pkcs11Source) Close() error {
-	var err error
-	p.once.Do(func() { err = p.r.Close() })
-	return err
-}
-
-// pkcs11Stream reads the Reader; a permanent failure (a refused login, a
-// health failure, under hsmrand's FailClosed policy sticky) takes the
-// source out for good.
-type pkcs11Stream struct{ r *hsmrand.Reader }
-
-func (s pkcs11Stream) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if errors.Is(err, hsmrand.ErrSourceFailed) || errors.Is(err, hsmrand.ErrHealthFailure) || errors.Is(err, hsmrand.ErrClosed) {
-		err = fmt.Errorf("%w: %w", errExhausted, err)
-	}
-	return n, err
-}
-
-func (pkcs11Stream) Close() error { return nil }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -8,17 +8,40 @@ import (
 	"os"
 )
 
-// fileSource opens a file, FIFO or character device. A regular file is read
+// HwrngName names the hardware RNG source in logs and metrics.
+//
+// The hardware RNG (/dev/hwrng) is a character device read like a file
+// (FileSource). The kernel's own hwrng thread already feeds the pool from it
+// (rng_quality); reading it from user space competes with that thread, so
+// entropyd leaves it off by default (--hwrng) and rate-limited
+// (--hwrng-rate): here it serves health testing and mixing.
+const HwrngName = "hwrng"
+
+// FileSource opens a file, FIFO or character device. A regular file is read
 // once from start to end, never again: its offset is kept across reopenings,
-// and its end takes the source out (errExhausted). A FIFO's end (its writer
+// and its end takes the source out (ErrExhausted). A FIFO's end (its writer
 // closed it) or a device's read error is a reconnection.
-type fileSource struct {
+type FileSource struct {
+	name   string
 	path   string
 	offset int64 // of a regular file, bytes already read
 }
 
-// open is an opener.
-func (f *fileSource) open(ctx context.Context) (io.ReadCloser, error) {
+// NewFileSource returns the source that reads path; name "" names it
+// "file:PATH".
+func NewFileSource(name, path string) *FileSource {
+	if name == "" {
+		name = "file:" + path
+	}
+	return &FileSource{name: name, path: path}
+}
+
+// Name returns the source's name.
+func (f *FileSource) Name() string { return f.name }
+
+// Open opens the file, continuing a regular file where the last reading
+// stopped.
+func (f *FileSource) Open(ctx context.Context) (io.ReadCloser, error) {
 	fh, err := openCtx(ctx, f.path)
 	if err != nil {
 		return nil, err
@@ -33,7 +56,7 @@ func (f *fileSource) open(ctx context.Context) (io.ReadCloser, error) {
 	}
 	if f.offset >= fi.Size() {
 		fh.Close()
-		return nil, fmt.Errorf("%w: %s: all %d bytes read", errExhausted, f.path, f.offset)
+		return nil, fmt.Errorf("%w: %s: all %d bytes read", ErrExhausted, f.path, f.offset)
 	}
 	if _, err := fh.Seek(f.offset, io.SeekStart); err != nil {
 		fh.Close()
@@ -68,17 +91,17 @@ func openCtx(ctx context.Context, path string) (*os.File, error) {
 	}
 }
 
-// regularFile counts the bytes read and reports the end as errExhausted.
+// regularFile counts the bytes read and reports the end as ErrExhausted.
 type regularFile struct {
 	*os.File
-	src *fileSource
+	src *FileSource
 }
 
 func (r *regularFile) Read(p []byte) (int, error) {
 	n, err := r.File.Read(p)
 	r.src.offset += int64(n)
 	if errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%w: %s: end of file after %d bytes", errExhausted, r.src.path, r.src.offset)
+		err = fmt.Errorf("%w: %s: end of file after %d bytes", ErrExhausted, r.src.path, r.src.offset)
 	}
 	return n, err
 }

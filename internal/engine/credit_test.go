@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -30,13 +30,13 @@ func TestRingMaxAge(t *testing.T) {
 // not at the end of its timeout.
 func TestTakeWithinWakesOnStateChange(t *testing.T) {
 	events := make(chan event, 8)
-	s, err := newSource("test", nil, 48, 0, 0, 0, slog.New(slog.DiscardHandler), events)
+	s, err := newWorker("test", nil, 48, 0, 0, 0, slog.New(slog.DiscardHandler), events)
 	require.NoError(t, err)
-	s.setState(stateHealthy)
-	alive := func() bool { return s.getState() == stateHealthy }
+	s.setState(StateHealthy)
+	alive := func() bool { return s.getState() == StateHealthy }
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		s.setState(stateReconnecting)
+		s.setState(StateReconnecting)
 	}()
 	start := time.Now()
 	assert.False(t, s.ready.takeWithin(context.Background(), make([]byte, 48), time.Minute, alive))
@@ -48,22 +48,22 @@ func TestTakeWithinWakesOnStateChange(t *testing.T) {
 // a PKCS#11 source read in 1024-byte reads rest on 48 × 48/1024 HSM
 // bytes; the XOR of both is worth the stronger, never the sum.
 func TestPrimaryCreditable(t *testing.T) {
-	newSrc := func(name string, perByte float64) *source {
-		s, err := newSource(name, nil, 48, 0, 0, 0, slog.New(slog.DiscardHandler), make(chan event, 8))
+	newSrc := func(name string, perByte float64) *worker {
+		s, err := newWorker(name, nil, 48, 0, 0, 0, slog.New(slog.DiscardHandler), make(chan event, 8))
 		require.NoError(t, err)
 		s.inputPerByte = perByte
-		s.setState(stateHealthy)
+		s.setState(StateHealthy)
 		return s
 	}
 	raw, hsm := newSrc("raw", 1), newSrc("pkcs11", 48.0/1024)
 	for _, tc := range []struct {
 		name    string
-		sources []*source
+		sources []*worker
 		want    float64
 	}{
-		{"raw", []*source{raw}, 48},
-		{"hsm read in 1 KiB reads", []*source{hsm}, 48 * 48.0 / 1024},
-		{"both: the stronger", []*source{raw, hsm}, 48},
+		{"raw", []*worker{raw}, 48},
+		{"hsm read in 1 KiB reads", []*worker{hsm}, 48 * 48.0 / 1024},
+		{"both: the stronger", []*worker{raw, hsm}, 48},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, s := range tc.sources {

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -12,17 +12,17 @@ import (
 	"github.com/hsmentropy/hsmentropy/hsmrand"
 )
 
-// latencyBuckets are the upper bounds, in seconds, of the read latency
+// LatencyBuckets are the upper bounds, in seconds, of the read latency
 // histogram: from 10 µs (SoftHSM, getrandom) to 2.5 s (a network HSM at its
 // worst), by factors of about 2.5.
-var latencyBuckets = [...]float64{1e-5, 2.5e-5, 1e-4, 2.5e-4, 1e-3, 2.5e-3, 1e-2, 2.5e-2, 0.1, 0.25, 1, 2.5}
+var LatencyBuckets = [...]float64{1e-5, 2.5e-5, 1e-4, 2.5e-4, 1e-3, 2.5e-3, 1e-2, 2.5e-2, 0.1, 0.25, 1, 2.5}
 
 // counters are one source's read counters. The histogram is kept here, not in
 // a Prometheus type, so that metrics are built from snapshots at scrape time.
 type counters struct {
 	bytes, reads atomic.Uint64
 	used         atomic.Uint64
-	buckets      [len(latencyBuckets)]atomic.Uint64 // non-cumulative
+	buckets      [len(LatencyBuckets)]atomic.Uint64 // non-cumulative
 	sumNanos     atomic.Int64
 
 	mu     sync.Mutex
@@ -35,7 +35,7 @@ func (c *counters) observe(n int, d time.Duration) {
 	c.bytes.Add(uint64(n))
 	c.sumNanos.Add(int64(d))
 	s := d.Seconds()
-	for i, ub := range latencyBuckets {
+	for i, ub := range LatencyBuckets {
 		if s <= ub {
 			c.buckets[i].Add(1)
 			break
@@ -54,20 +54,20 @@ func (c *counters) fail(err error) {
 	c.mu.Unlock()
 }
 
-// counterSnapshot is a copy of counters.
-type counterSnapshot struct {
+// Counters are a copy of one source's read counters.
+type Counters struct {
 	Bytes, Reads, Used uint64
-	// Buckets are cumulative counts for latencyBuckets; Reads is the +Inf one.
+	// Buckets are cumulative counts for LatencyBuckets; Reads is the +Inf one.
 	Buckets []uint64
 	Sum     time.Duration
 	Errors  map[string]uint64
 }
 
-func (c *counters) snapshot() counterSnapshot {
-	s := counterSnapshot{
+func (c *counters) snapshot() Counters {
+	s := Counters{
 		Bytes: c.bytes.Load(), Reads: c.reads.Load(), Used: c.used.Load(),
 		Sum:     time.Duration(c.sumNanos.Load()),
-		Buckets: make([]uint64, len(latencyBuckets)),
+		Buckets: make([]uint64, len(LatencyBuckets)),
 		Errors:  map[string]uint64{},
 	}
 	var cum uint64

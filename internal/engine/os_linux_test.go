@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -43,26 +43,34 @@ func (k *unreadyKernel) getrandom(p []byte, flags int) (int, error) {
 	return unix.Getrandom(p, flags)
 }
 
-// TestPKCS11SourceEarlyBoot: the PKCS#11 source's mixer (hsmrand's) reads
-// its OS input without waiting for the kernel RNG, so with only the HSM
-// and a kernel that is not ready the source opens and serves within
-// --startup-timeout. Before, hsmrand read the OS through crypto/rand, whose
-// getrandom(2) blocks until the kernel has seeded itself without us.
+// TestPKCS11SourceEarlyBoot: the PKCS#11 source's mixer (hsmrand's), given
+// OSReader as its OS input as entropyd gives it, reads it without waiting
+// for the kernel RNG, so with only the HSM and a kernel that is not ready
+// the source opens and serves within --startup-timeout. Before, hsmrand
+// read the OS through crypto/rand, whose getrandom(2) blocks until the
+// kernel has seeded itself without us. (entropyd's TestPKCS11ConfigOS
+// checks that its hsmrand.Config carries OSReader.)
 func TestPKCS11SourceEarlyBoot(t *testing.T) {
-	dir, tok := softToken(t)
-	t.Setenv(softhsmtest.ConfEnv, dir.Conf)
-	t.Setenv(pinEnv, tok.PIN)
-	cfg := runConfig{pkcs11URI: tokenURI(tok), startupTimeout: 10 * time.Second, sourceTimeout: 2 * time.Second, feedInterval: 10 * time.Second}
-	hc, err := pkcs11Config(&cfg)
+	if _, _, err := softhsmtest.Lookup(); err != nil {
+		softhsmtest.Unavailable(t, err)
+	}
+	dir, err := softhsmtest.NewDir(t.TempDir())
 	require.NoError(t, err)
-	defer clear(hc.PIN)
+	tok, err := dir.InitToken("engine-test", "", "")
+	require.NoError(t, err)
+	t.Setenv(softhsmtest.ConfEnv, dir.Conf)
+	const startupTimeout = 10 * time.Second
+	// As entropyd configures its PKCS#11 source.
+	hc := hsmrand.Config{URI: "pkcs11:token=" + tok.Label + "?module-path=" + tok.Module, PIN: []byte(tok.PIN)}
+	hc.Policy, hc.PredictionResistance, hc.Shards, hc.OS = hsmrand.FailClosed, true, 1, OSReader()
+	hc.Deadline, hc.MaxBufferAge, hc.HSMBuffer = 2*time.Second, 10*time.Second, hsmrand.MinHSMBuffer
 	kr, ok := hc.OS.(kernelRandom)
-	require.True(t, ok, "the PKCS#11 source's OS input is %T, not kernelRandom: it would read crypto/rand, which blocks before the kernel is ready", hc.OS)
+	require.True(t, ok, "OSReader is %T, not kernelRandom: it would read crypto/rand, which blocks before the kernel is ready", hc.OS)
 	k := newUnreadyKernel(t)
 	kr.getrandom = k.getrandom
 	hc.OS = kr
 
-	ctx, cancel := context.WithTimeout(t.Context(), cfg.startupTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), startupTimeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
@@ -76,7 +84,7 @@ func TestPKCS11SourceEarlyBoot(t *testing.T) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(cfg.startupTimeout + 5*time.Second):
+	case <-time.After(startupTimeout + 5*time.Second):
 		t.Fatalf("the PKCS#11 source did not open and serve within --startup-timeout (%d getrandom calls waiting for the kernel)", k.blocked.Load())
 	}
 	assert.Zero(t, k.blocked.Load(), "getrandom calls that wait for the kernel RNG")

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -75,10 +75,16 @@ func (c chanReader) Read(p []byte) (int, error) {
 }
 func (c chanReader) Close() error { return nil }
 
-func testSource(t *testing.T, open opener, restoreAfter time.Duration) (*source, chan event) {
+// funcSource is a Source that opens with a function.
+type funcSource func(ctx context.Context) (io.ReadCloser, error)
+
+func (funcSource) Name() string                                      { return "test" }
+func (f funcSource) Open(ctx context.Context) (io.ReadCloser, error) { return f(ctx) }
+
+func testSource(t *testing.T, open funcSource, restoreAfter time.Duration) (*worker, chan event) {
 	t.Helper()
 	events := make(chan event, 64)
-	s, err := newSource("test", open, 256, 0, restoreAfter, 0, slog.New(slog.DiscardHandler), events)
+	s, err := newWorker("test", open, 256, 0, restoreAfter, 0, slog.New(slog.DiscardHandler), events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +92,7 @@ func testSource(t *testing.T, open opener, restoreAfter time.Duration) (*source,
 }
 
 // waitEvent waits for the source to move to state.
-func waitEvent(t *testing.T, events chan event, to sourceState) event {
+func waitEvent(t *testing.T, events chan event, to State) event {
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
@@ -123,22 +129,22 @@ func TestSourceLifecycle(t *testing.T) {
 		t.Fatalf("%d bytes released during the start-up test", held)
 	}
 	ch <- randomBlock(256)
-	if ev := waitEvent(t, events, stateHealthy); ev.recovered {
+	if ev := waitEvent(t, events, StateHealthy); ev.recovered {
 		t.Error("first healthy state marked as a recovery")
 	}
 	ch <- make([]byte, 256) // stuck: permanent RCT failure within the block
-	waitEvent(t, events, stateFailed)
+	waitEvent(t, events, StateFailed)
 	if held, _, _ := s.ready.state(); held != 0 {
 		t.Errorf("failed source still holds %d bytes", held)
 	}
 	if st := s.tester.Stats(); st.RCT.Permanent == 0 {
 		t.Errorf("no permanent RCT failure counted: %+v", st.RCT)
 	}
-	waitEvent(t, events, stateDegraded) // restored after 10 ms
+	waitEvent(t, events, StateDegraded) // restored after 10 ms
 	for range health.StartUpSamples/256 + 1 {
 		ch <- randomBlock(256)
 	}
-	if ev := waitEvent(t, events, stateHealthy); !ev.recovered {
+	if ev := waitEvent(t, events, StateHealthy); !ev.recovered {
 		t.Error("healthy again after a failure not marked as a recovery")
 	}
 }
@@ -157,12 +163,12 @@ func TestSourceReconnects(t *testing.T) {
 	go s.run(ctx)
 	first := <-opens
 	close(first) // EOF
-	waitEvent(t, events, stateReconnecting)
+	waitEvent(t, events, StateReconnecting)
 	second := <-opens
 	for range health.StartUpSamples/256 + 1 {
 		second <- randomBlock(256)
 	}
-	if ev := waitEvent(t, events, stateHealthy); ev.recovered {
+	if ev := waitEvent(t, events, StateHealthy); ev.recovered {
 		t.Error("a source never healthy before is not recovering")
 	}
 	if got := s.c.snapshot().Errors["EOF"]; got != 1 {
@@ -176,8 +182,8 @@ func TestFileSourceUsedOnce(t *testing.T) {
 	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &fileSource{path: p}
-	r, err := f.open(context.Background())
+	f := NewFileSource("", p)
+	r, err := f.Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +192,16 @@ func TestFileSourceUsedOnce(t *testing.T) {
 		t.Fatalf("read %q", buf[:n])
 	}
 	r.Close()
-	if r, err = f.open(context.Background()); err != nil {
+	if r, err = f.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(r)
-	if string(got) != "456789" || !errors.Is(err, errExhausted) {
-		t.Errorf("reopened file gave %q, %v; want 456789 and errExhausted", got, err)
+	if string(got) != "456789" || !errors.Is(err, ErrExhausted) {
+		t.Errorf("reopened file gave %q, %v; want 456789 and ErrExhausted", got, err)
 	}
 	r.Close()
-	if _, err := f.open(context.Background()); !errors.Is(err, errExhausted) {
-		t.Errorf("opening a used-up file: %v, want errExhausted", err)
+	if _, err := f.Open(context.Background()); !errors.Is(err, ErrExhausted) {
+		t.Errorf("opening a used-up file: %v, want ErrExhausted", err)
 	}
 }
 
@@ -210,7 +216,7 @@ func TestOSSource(t *testing.T) {
 	if _, err := o.Read(p); err != nil {
 		t.Fatal(err)
 	}
-	if st := o.src.tester.Stats(); st.Samples < health.StartUpSamples+48 || o.src.getState() != stateHealthy {
+	if st := o.src.tester.Stats(); st.Samples < health.StartUpSamples+48 || o.src.getState() != StateHealthy {
 		t.Errorf("after one read: %d samples tested, state %v; want ≥ %d and healthy", st.Samples, o.src.getState(), health.StartUpSamples+48)
 	}
 	o.read = func(b []byte) (int, error) { clear(b); return len(b), nil }
@@ -220,7 +226,7 @@ func TestOSSource(t *testing.T) {
 	if !bytes.Equal(p, make([]byte, 48)) {
 		t.Error("a failed read left bytes in p")
 	}
-	if _, err := o.Read(p); err == nil || o.src.getState() != stateFailed {
+	if _, err := o.Read(p); err == nil || o.src.getState() != StateFailed {
 		t.Errorf("read after failure: %v, state %v; want an error, failed", err, o.src.getState())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -15,43 +15,27 @@ import (
 	"github.com/hsmentropy/hsmentropy/mixer"
 )
 
-// feeders feed the kernel: credited with the sources' mixed output, and
+// Feeders feed the kernel: credited with the sources' mixed output, and
 // uncredited when only the OS seeded it (crediting the kernel's own bytes
-// back to it would count them twice). nil with --no-feed.
-type feeders struct {
-	credited, uncredited *kernelfeed.Feeder
+// back to it would count them twice).
+type Feeders struct {
+	Credited, Uncredited *kernelfeed.Feeder
 }
 
-// openFeeders opens /dev/random twice; with --no-feed it opens nothing.
-func openFeeders(cfg *runConfig) (*feeders, error) {
-	if cfg.noFeed {
-		return nil, nil
-	}
-	c, err := kernelfeed.Open(kernelfeed.Config{Device: cfg.device, BitsPerByte: cfg.creditBits, Reseed: cfg.reseedCRNG})
-	if err != nil {
-		return nil, fmt.Errorf("%w (use --no-feed for a dry run)", err)
-	}
-	u, err := kernelfeed.Open(kernelfeed.Config{Device: cfg.device, Reseed: cfg.reseedCRNG})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("%w", err)
-	}
-	return &feeders{credited: c, uncredited: u}, nil
-}
-
-func (f *feeders) close() {
+// Close closes both feeders; a nil Feeders does nothing.
+func (f *Feeders) Close() {
 	if f != nil {
-		f.credited.Close()
-		f.uncredited.Close()
+		f.Credited.Close()
+		f.Uncredited.Close()
 	}
 }
 
 // stats adds up both feeders' counters.
-func (f *feeders) stats() (kernelfeed.Stats, bool) {
+func (f *Feeders) stats() (kernelfeed.Stats, bool) {
 	if f == nil {
 		return kernelfeed.Stats{}, false
 	}
-	a, b := f.credited.Stats(), f.uncredited.Stats()
+	a, b := f.Credited.Stats(), f.Uncredited.Stats()
 	return kernelfeed.Stats{
 		Feeds: a.Feeds + b.Feeds, Bytes: a.Bytes + b.Bytes, CreditedBits: a.CreditedBits + b.CreditedBits,
 		Reseeds: a.Reseeds + b.Reseeds, Errors: a.Errors + b.Errors,
@@ -67,62 +51,63 @@ type feedCounters struct {
 
 // feed draws one prediction-resistant request from the mixer, reseeded from
 // the sources, and feeds it to the kernel.
-func (d *daemon) feed(reason string) error {
-	buf := make([]byte, d.cfg.feedBytes)
+func (e *Engine) feed(reason string) error {
+	buf := make([]byte, e.cfg.FeedBytes)
 	defer clear(buf)
-	before, creditable := d.mix.Stats().OSOnlySeeds, d.prim.creditable
-	if _, err := d.mix.ReadPR(buf); err != nil {
-		d.fc.failed.Add(1)
+	before, creditable := e.mix.Stats().OSOnlySeeds, e.prim.creditable
+	if _, err := e.mix.ReadPR(buf); err != nil {
+		e.fc.failed.Add(1)
 		return fmt.Errorf("drawing from the mixer: %w", err)
 	}
-	osOnly := d.mix.Stats().OSOnlySeeds != before
+	osOnly := e.mix.Stats().OSOnlySeeds != before
 	if osOnly {
-		d.fc.osOnly.Add(1)
+		e.fc.osOnly.Add(1)
 	}
 	res := kernelfeed.Result{Bytes: len(buf)}
-	if d.feeders == nil {
+	feeders := e.cfg.Feeders
+	if feeders == nil {
 		res.KernelReady, _ = kernelfeed.KernelReady()
 	} else {
-		f := d.feeders.credited
+		f := feeders.Credited
 		if osOnly {
-			f = d.feeders.uncredited
+			f = feeders.Uncredited
 		}
 		// The credit never exceeds what the source input drawn for this
 		// feed alone can bear (kernelfeed's Crediting rule).
-		limit := creditLimit(d.prim.creditable-creditable, d.cfg.creditBits)
+		limit := creditLimit(e.prim.creditable-creditable, e.cfg.CreditBits)
 		var err error
 		if res, err = f.FeedCredited(buf, limit); err != nil {
-			d.fc.failed.Add(1)
+			e.fc.failed.Add(1)
 			return fmt.Errorf("feeding the kernel: %w", err)
 		}
 	}
-	d.fc.ok.Add(1)
-	d.fc.lastNanos.Store(time.Now().UnixNano())
-	d.log.Info("fed the kernel", "reason", reason, "bytes", res.Bytes, "credited_bits", res.Credited,
-		"kernel_ready", res.KernelReady, "reseeded", res.Reseeded, "os_only", osOnly, "dry_run", d.feeders == nil,
-		"sources", d.fedFrom())
+	e.fc.ok.Add(1)
+	e.fc.lastNanos.Store(time.Now().UnixNano())
+	e.log.Info("fed the kernel", "reason", reason, "bytes", res.Bytes, "credited_bits", res.Credited,
+		"kernel_ready", res.KernelReady, "reseeded", res.Reseeded, "os_only", osOnly, "dry_run", feeders == nil,
+		"sources", e.fedFrom())
 	return nil
 }
 
 // fedFrom lists the sources whose bytes went into the last feed: those of
 // the primary input, and the OS, which always supplies the mixer's
 // additional input (and after a primary failure seeds it alone).
-func (d *daemon) fedFrom() string {
-	return strings.Join(append(slices.Clip(d.prim.contributors), osSourceName), ",")
+func (e *Engine) fedFrom() string {
+	return strings.Join(append(slices.Clip(e.prim.contributors), OSName), ",")
 }
 
 // onPrimaryError is the mixer's hook: with the OS counted as a source, seed
 // from it alone (counted, and fed uncredited); else fail the feed.
-func (d *daemon) onPrimaryError(err error) mixer.Decision {
-	if d.cfg.useOS && errors.Is(err, errNoSource) {
+func (e *Engine) onPrimaryError(err error) mixer.Decision {
+	if e.cfg.UseOS && errors.Is(err, errNoSource) {
 		lvl := slog.LevelWarn
-		if len(d.set.primaries) == 0 {
+		if len(e.primaries) == 0 {
 			lvl = slog.LevelDebug // the OS is the only source configured
 		}
-		d.log.Log(context.Background(), lvl, "no source other than the OS delivered; seeding from the OS alone, uncredited")
+		e.log.Log(context.Background(), lvl, "no source other than the OS delivered; seeding from the OS alone, uncredited")
 		return mixer.ContinueOSOnly
 	}
-	d.log.Error("no source delivered", "err", err)
+	e.log.Error("no source delivered", "err", err)
 	return mixer.Fail
 }
 

@@ -1,8 +1,9 @@
-package main
+package engine
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,8 +11,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/health"
 )
 
-// osSourceName names the OS source in logs and metrics.
-const osSourceName = "os"
+// OSName names the OS source in logs and metrics.
+const OSName = "os"
 
 // osBlock is the most the OS source reads from the kernel per call.
 const osBlock = 256
@@ -20,7 +21,7 @@ const osBlock = 256
 // demand as the mixer's OS input (mixer.Config.OS); it is safe for concurrent
 // use. Its state and counters are those of src, whose worker never runs.
 type osSource struct {
-	src      *source
+	src      *worker
 	read     func([]byte) (int, error) // getrandom
 	mu       sync.Mutex
 	scratch  [osBlock]byte
@@ -28,7 +29,7 @@ type osSource struct {
 }
 
 func newOSSource(restoreAfter time.Duration, log *slog.Logger, events chan<- event) (*osSource, error) {
-	src, err := newSource(osSourceName, nil, osBlock, 0, restoreAfter, 0, log, events)
+	src, err := newWorker(OSName, nil, osBlock, 0, restoreAfter, 0, log, events)
 	if err != nil {
 		return nil, err
 	}
@@ -41,13 +42,13 @@ func (o *osSource) Read(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := o.src
-	if s.getState() == stateFailed {
+	if s.getState() == StateFailed {
 		if s.restoreAfter == 0 || time.Since(o.failedAt) < s.restoreAfter {
 			return 0, fmt.Errorf("OS source out of service since %s", o.failedAt.Format(time.RFC3339))
 		}
 		s.log.Info("restoring the source: new start-up test")
 		s.tester.Restore()
-		s.setState(stateDegraded)
+		s.setState(StateDegraded)
 	}
 	filled := 0
 	for filled < len(p) {
@@ -70,14 +71,14 @@ func (o *osSource) Read(p []byte) (int, error) {
 			clear(p)
 			o.failedAt = time.Now()
 			s.log.Error("source taken out of service", "err", err)
-			s.setState(stateFailed)
+			s.setState(StateFailed)
 			return 0, fmt.Errorf("OS source: %w", err)
 		}
 		if err != nil {
 			s.log.Warn("intermittent health test failure; block discarded, start-up test again", "err", err)
-			s.setState(stateDegraded)
+			s.setState(StateDegraded)
 		} else if s.tester.State() == health.Operational {
-			s.setState(stateHealthy)
+			s.setState(StateHealthy)
 		}
 		filled += copy(p[filled:], usable)
 		clear(b)
@@ -85,3 +86,9 @@ func (o *osSource) Read(p []byte) (int, error) {
 	s.c.used.Add(uint64(len(p)))
 	return len(p), nil
 }
+
+// OSReader returns the operating system's randomness, read without waiting
+// for the kernel RNG to be ready (on Linux, kernelRandom): entropyd's OS
+// source reads it, and so must any mixer entropyd gives OS input to, such as
+// hsmrand's inside the PKCS#11 source.
+func OSReader() io.Reader { return osInput() }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -18,7 +18,7 @@ var errNoSource = errors.New("no healthy source delivered")
 // (Security argument), applied source by source.
 type primary struct {
 	ctx     context.Context
-	sources []*source
+	sources []*worker
 	timeout time.Duration
 	scratch [mixer.SeedLen]byte
 	// contributors names the sources of the last Read, in order.
@@ -42,7 +42,7 @@ func (m *primary) Read(p []byte) (int, error) {
 		strongest := 0.0
 		for _, s := range m.sources {
 			b := m.scratch[:len(chunk)]
-			alive := func() bool { return s.getState() == stateHealthy }
+			alive := func() bool { return s.getState() == StateHealthy }
 			d := m.timeout
 			if !alive() {
 				d = 0 // take only what a source not healthy now already holds

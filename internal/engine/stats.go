@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"time"
@@ -9,10 +9,11 @@ import (
 	"github.com/hsmentropy/hsmentropy/mixer"
 )
 
-// snapshot is everything the metrics report, copied at scrape time from the
-// packages' Stats and the daemon's counters.
-type snapshot struct {
-	Sources []sourceSnapshot
+// Stats is everything the engine reports, copied at once from the
+// packages' Stats and the engine's counters.
+type Stats struct {
+	// Sources are the sources' stats, the OS first.
+	Sources []SourceStats
 	// Kernel holds the feeders' counters; KernelFed is false with --no-feed.
 	Kernel    kernelfeed.Stats
 	KernelFed bool
@@ -25,44 +26,44 @@ type snapshot struct {
 	// Mixer holds the mixer's counters, once it exists.
 	Mixer   mixer.Stats
 	MixerOK bool
-	// Ready is what /readyz answers.
+	// Ready is what Readiness answers.
 	Ready bool
 	Now   time.Time
 }
 
-// sourceSnapshot is one source's part of a snapshot.
-type sourceSnapshot struct {
+// SourceStats is one source's part of Stats.
+type SourceStats struct {
 	Name     string
-	State    sourceState
-	Counters counterSnapshot
+	State    State
+	Counters Counters
 	Health   health.Stats
-	// HSM holds hsmrand's counters for the PKCS#11 source; nil otherwise.
+	// HSM holds hsmrand's counters for an HSMStatser; nil otherwise.
 	HSM *hsmrand.Stats
 }
 
-// snapshot copies the daemon's state for one scrape.
-func (d *daemon) snapshot() snapshot {
-	s := snapshot{
-		FeedsOK: d.fc.ok.Load(), FeedsFailed: d.fc.failed.Load(), FeedsOSOnly: d.fc.osOnly.Load(),
+// Stats copies the engine's state.
+func (e *Engine) Stats() Stats {
+	s := Stats{
+		FeedsOK: e.fc.ok.Load(), FeedsFailed: e.fc.failed.Load(), FeedsOSOnly: e.fc.osOnly.Load(),
 		Now: time.Now(),
 	}
-	if n := d.fc.lastNanos.Load(); n != 0 {
+	if n := e.fc.lastNanos.Load(); n != 0 {
 		s.LastFeed = time.Unix(0, n)
 	}
-	for _, src := range d.set.all() {
-		ss := sourceSnapshot{Name: src.name, State: src.getState(), Counters: src.c.snapshot(), Health: src.tester.Stats()}
+	for _, src := range e.all() {
+		ss := SourceStats{Name: src.name, State: src.getState(), Counters: src.c.snapshot(), Health: src.tester.Stats()}
 		if src.hsm != nil {
-			st := src.hsm()
+			st := src.hsm.HSMStats()
 			ss.HSM = &st
 		}
 		s.Sources = append(s.Sources, ss)
 	}
-	s.Kernel, s.KernelFed = d.feeders.stats()
+	s.Kernel, s.KernelFed = e.cfg.Feeders.stats()
 	ready, err := kernelfeed.KernelReady()
 	s.KernelReady, s.KernelReadyKnown = ready, err == nil
-	if d.ready.Load() {
-		s.Mixer, s.MixerOK = d.mix.Stats(), true
+	if e.ready.Load() {
+		s.Mixer, s.MixerOK = e.mix.Stats(), true
 	}
-	s.Ready, _ = d.readiness()
+	s.Ready, _ = e.Readiness()
 	return s
 }
