@@ -25,6 +25,8 @@ var rules = []rule{
 	{"kernelfeed", []string{"golang.org/x/sys"}},
 	{"hsmrand/internal/p11", []string{"github.com/miekg/pkcs11"}},
 	{"hsmrand", []string{"mixer", "health", "hsmrand/internal/p11", "github.com/miekg/pkcs11"}},
+	// entropyd's engine: the libraries, never Prometheus or the command.
+	{"internal/engine", []string{"mixer", "health", "kernelfeed", "hsmrand", "hsmrand/internal/p11", "github.com/miekg/pkcs11", "golang.org/x/sys"}},
 }
 
 // Direct imports of these modules are reserved to one package (prefix).
