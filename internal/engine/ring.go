@@ -4,55 +4,43 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/hsmentropy/hsmentropy/internal/refill"
 )
 
-// ring holds a source's health-tested bytes until a feed takes them. Bytes
-// taken, discarded or expired are zeroed. With a maximum age, no byte waits
-// longer than it: a timer wipes the ring when its oldest bytes reach it, and
-// take never hands out older ones.
+// ring holds a source's health-tested bytes until a feed takes them, in a
+// refill.Ring: bytes taken, discarded or expired are zeroed, and with a
+// maximum age no byte waits longer than it. It adds the lock, and a channel
+// that feeds and the worker wait on.
 type ring struct {
 	mu      sync.Mutex
-	buf     []byte
-	r, n    int
+	r       *refill.Ring
 	changed chan struct{} // closed and replaced on every change
-	maxAge  time.Duration // 0: bytes never expire
-	oldest  time.Time     // when the ring last went from empty to not; zero when empty
-	timer   *time.Timer   // wipes the ring at maxAge; nil without one
 	expired uint64
 }
 
 // newRing returns a ring of size bytes whose bytes expire after maxAge (0:
 // never).
 func newRing(size int, maxAge time.Duration) *ring {
-	b := &ring{buf: make([]byte, size), changed: make(chan struct{}), maxAge: maxAge}
-	if maxAge > 0 {
-		b.timer = time.AfterFunc(time.Hour, b.expire)
-		b.timer.Stop()
-	}
+	b := &ring{changed: make(chan struct{})}
+	b.r = refill.NewRing(size, maxAge, b.expire)
 	return b
 }
 
-// expire is the timer's function.
+// expire is the age timer's function.
 func (b *ring) expire() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expireLocked()
 }
 
-// expireLocked wipes the ring if its oldest bytes reached maxAge, or
-// re-arms the timer for when they will; the caller holds mu.
+// expireLocked wipes the ring if its oldest bytes reached the maximum age;
+// the caller holds mu.
 func (b *ring) expireLocked() {
-	if b.maxAge <= 0 || b.oldest.IsZero() {
-		return
+	if k := b.r.Expire(); k > 0 {
+		b.expired += uint64(k)
+		b.signal()
 	}
-	if left := b.maxAge - time.Since(b.oldest); left > 0 {
-		b.timer.Reset(left)
-		return
-	}
-	clear(b.buf)
-	b.expired += uint64(b.n)
-	b.r, b.n, b.oldest = 0, 0, time.Time{}
-	b.signal()
 }
 
 // signal wakes the waiters; the caller holds mu.
@@ -65,18 +53,7 @@ func (b *ring) signal() {
 func (b *ring) put(p []byte) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := 0
-	if b.n == 0 && len(p) > 0 && b.maxAge > 0 {
-		b.oldest = time.Now()
-		b.timer.Reset(b.maxAge)
-	}
-	for k < len(p) && b.n < len(b.buf) {
-		w := (b.r + b.n) % len(b.buf)
-		end := min(len(b.buf), w+len(b.buf)-b.n)
-		c := copy(b.buf[w:end], p[k:])
-		k += c
-		b.n += c
-	}
+	k := b.r.Put(p)
 	if k > 0 {
 		b.signal()
 	}
@@ -88,20 +65,10 @@ func (b *ring) take(p []byte) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expireLocked()
-	if b.n < len(p) {
+	if b.r.Len() < len(p) {
 		return false
 	}
-	for k := 0; k < len(p); {
-		end := min(len(b.buf), b.r+len(p)-k)
-		c := copy(p[k:], b.buf[b.r:end])
-		clear(b.buf[b.r:end])
-		k += c
-		b.r = (b.r + c) % len(b.buf)
-		b.n -= c
-	}
-	if b.n == 0 {
-		b.oldest = time.Time{}
-	}
+	b.r.Take(p)
 	b.signal()
 	return true
 }
@@ -117,8 +84,7 @@ func (b *ring) poke() {
 // discard zeroes and drops every byte held.
 func (b *ring) discard() {
 	b.mu.Lock()
-	clear(b.buf)
-	b.r, b.n, b.oldest = 0, 0, time.Time{}
+	b.r.Wipe()
 	b.signal()
 	b.mu.Unlock()
 }
@@ -128,7 +94,7 @@ func (b *ring) discard() {
 func (b *ring) state() (held, free int, changed <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.n, len(b.buf) - b.n, b.changed
+	return b.r.Len(), b.r.Free(), b.changed
 }
 
 // waitFree waits until n bytes are free.

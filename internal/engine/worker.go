@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/internal/refill"
 )
 
 // event tells the engine that a source changed state.
@@ -178,7 +179,7 @@ func (s *worker) wait(ctx context.Context, backoff *time.Duration) bool {
 	if s.up != nil {
 		return s.up.WaitUpstream(ctx)
 	}
-	if !sleep(ctx, *backoff) {
+	if !refill.Sleep(ctx, *backoff) {
 		return false
 	}
 	*backoff = min(2**backoff, maxBackoff)
@@ -195,7 +196,7 @@ func (s *worker) fail(ctx context.Context, err error) bool {
 		<-ctx.Done()
 		return false
 	}
-	if !sleep(ctx, s.restoreAfter) {
+	if !refill.Sleep(ctx, s.restoreAfter) {
 		return false
 	}
 	s.log.Info("restoring the source: new start-up test")
@@ -223,7 +224,7 @@ func (s *worker) readLoop(ctx context.Context, r io.Reader, backoff *time.Durati
 		if err := s.ready.waitFree(ctx, s.chunk); err != nil {
 			return err
 		}
-		if d := time.Until(next); d > 0 && !sleep(ctx, d) {
+		if d := time.Until(next); d > 0 && !refill.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 		start := time.Now()
@@ -263,16 +264,4 @@ func (s *worker) test(block []byte) error {
 	}
 	s.ready.put(usable)
 	return nil
-}
-
-// sleep waits for d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

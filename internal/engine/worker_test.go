@@ -15,35 +15,6 @@ import (
 	"github.com/hsmentropy/hsmentropy/health"
 )
 
-func TestRing(t *testing.T) {
-	r := newRing(8, 0)
-	if n := r.put([]byte("abcdef")); n != 6 {
-		t.Fatalf("put took %d, want 6", n)
-	}
-	got := make([]byte, 4)
-	if !r.take(got) || string(got) != "abcd" {
-		t.Fatalf("take = %q", got)
-	}
-	if n := r.put([]byte("ghijklmn")); n != 6 { // wraps around
-		t.Fatalf("put took %d, want 6 (ring of 8 holding 2)", n)
-	}
-	got = make([]byte, 8)
-	if !r.take(got) || string(got) != "efghijkl" {
-		t.Fatalf("take = %q, want efghijkl", got)
-	}
-	if r.take(make([]byte, 1)) {
-		t.Fatal("take from an empty ring succeeded")
-	}
-	if !bytes.Equal(r.buf, make([]byte, 8)) {
-		t.Errorf("taken bytes not zeroed: %q", r.buf)
-	}
-	r.put([]byte("xyz"))
-	r.discard()
-	if held, _, _ := r.state(); held != 0 || !bytes.Equal(r.buf, make([]byte, 8)) {
-		t.Errorf("discard left %d bytes, buf %q", held, r.buf)
-	}
-}
-
 func TestRingTakeWithin(t *testing.T) {
 	r := newRing(64, 0)
 	go func() {
