@@ -10,6 +10,7 @@ import (
 
 	"github.com/hsmentropy/hsmentropy/health"
 	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+	"github.com/hsmentropy/hsmentropy/internal/refill"
 )
 
 // source is what the pool draws HSM bytes from: a *p11.Token, a *p11.Pool,
@@ -69,7 +70,6 @@ type pool struct {
 	events   poolEvents
 	policy   Policy
 	deadline time.Duration
-	maxAge   time.Duration // 0: buffered bytes never expire
 	probe    time.Duration // 0: no liveness probe
 
 	want   chan struct{} // capacity 1: wakes the refiller
@@ -78,10 +78,7 @@ type pool struct {
 	chunk  []byte        // the refiller's draw buffer; wiped after each draw
 
 	mu        sync.Mutex
-	buf       []byte        // ring: buf[head:], then buf[:...], n bytes unread
-	head, n   int           // every byte outside the unread ones is zero
-	oldest    time.Time     // when the buffer last went from empty to not: no unread byte is older; zero when n == 0
-	ageTimer  *time.Timer   // wipes the buffer when its oldest bytes reach maxAge; nil without a limit
+	ring      *refill.Ring  // the buffer: zeroes what leaves it, wiped at its maximum age
 	changed   chan struct{} // closed and replaced when bytes arrive or the stream's state changes
 	down      error         // why the stream is down; nil when up
 	downSince time.Time     // since when it has been unable to deliver; zero when up
@@ -103,15 +100,12 @@ type poolCounters struct {
 func newPool(src source, tester *health.Tester, events poolEvents, s *settings) *pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{
-		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline, maxAge: s.maxAge, probe: s.probe,
+		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline, probe: s.probe,
 		want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
-		chunk: make([]byte, min(s.hsmBuf, maxDraw)),
-		buf:   make([]byte, s.hsmBuf), changed: make(chan struct{}),
+		chunk:   make([]byte, min(s.hsmBuf, maxDraw)),
+		changed: make(chan struct{}),
 	}
-	if p.maxAge > 0 {
-		p.ageTimer = time.AfterFunc(time.Hour, p.expire)
-		p.ageTimer.Stop()
-	}
+	p.ring = refill.NewRing(s.hsmBuf, s.maxAge, p.expire)
 	go p.refill(ctx)
 	return p
 }
@@ -137,12 +131,12 @@ func (p *pool) Read(b []byte) (int, error) {
 	}()
 	p.mu.Lock()
 	for {
-		p.expireLocked() // no byte older than maxAge enters a seed
+		p.expireLocked() // no byte older than MaxBufferAge enters a seed
 		switch {
 		case p.closed:
 			p.mu.Unlock()
 			return 0, ErrClosed
-		case p.n >= len(b) || (p.n > 0 && len(b) > len(p.buf)):
+		case p.ring.Len() >= len(b) || (p.ring.Len() > 0 && len(b) > p.ring.Cap()):
 			n := p.take(b)
 			p.mu.Unlock()
 			p.events.onPrimaryServed()
@@ -183,51 +177,19 @@ func (p *pool) Read(b []byte) (int, error) {
 	}
 }
 
-// take copies min(len(b), p.n) bytes out of the ring and zeroes them there.
-// p.mu is held.
+// take moves min(len(b), what is buffered) bytes out of the ring, which
+// zeroes them there. p.mu is held.
 func (p *pool) take(b []byte) int {
-	n := 0
-	for n < len(b) && p.n > 0 {
-		seg := p.buf[p.head:min(p.head+p.n, len(p.buf))]
-		k := copy(b[n:], seg)
-		clear(seg[:k])
-		n += k
-		p.head = (p.head + k) % len(p.buf)
-		p.n -= k
-	}
+	n := p.ring.Take(b)
 	p.st.used += uint64(n)
-	if p.n == 0 {
-		p.oldest = time.Time{}
-	}
-	if p.n <= len(p.buf)/2 {
+	if p.ring.Len() <= p.ring.Cap()/2 {
 		p.wake()
 	}
 	return n
 }
 
-// put appends healthy bytes to the ring; there is room for them. p.mu is
-// held.
-func (p *pool) put(b []byte) {
-	if p.n == 0 && len(b) > 0 {
-		p.oldest = time.Now()
-		if p.ageTimer != nil {
-			p.ageTimer.Reset(p.maxAge)
-		}
-	}
-	for len(b) > 0 {
-		tail := (p.head + p.n) % len(p.buf)
-		end := len(p.buf)
-		if tail < p.head {
-			end = p.head
-		}
-		k := copy(p.buf[tail:end], b)
-		p.n += k
-		b = b[k:]
-	}
-}
-
 // expire is the age timer's function: it wipes the buffer if its oldest
-// bytes have waited maxAge, whatever the refiller is doing (drawing from a
+// bytes have waited MaxBufferAge, whatever the refiller is doing (drawing from a
 // hung HSM, backing off): seed material does not linger, and the refiller
 // is woken to draw afresh, which also checks that the HSM still answers.
 func (p *pool) expire() {
@@ -236,20 +198,17 @@ func (p *pool) expire() {
 	p.expireLocked()
 }
 
-// expireLocked wipes the buffer if its oldest bytes have waited maxAge, or
-// re-arms the age timer for when they will have. p.mu is held.
+// expireLocked wipes the buffer if its oldest bytes have waited
+// MaxBufferAge, or re-arms the age timer for when they will have. p.mu is
+// held.
 func (p *pool) expireLocked() {
-	if p.maxAge <= 0 || p.oldest.IsZero() || p.closed {
+	if p.closed {
 		return
 	}
-	if left := p.maxAge - time.Since(p.oldest); left > 0 {
-		p.ageTimer.Reset(left)
-		return
+	if k := p.ring.Expire(); k > 0 {
+		p.st.expired += uint64(k)
+		p.wake()
 	}
-	clear(p.buf)
-	p.st.expired += uint64(p.n)
-	p.head, p.n, p.oldest = 0, 0, time.Time{}
-	p.wake()
 }
 
 // wake asks the refiller to top the buffer up.
@@ -282,10 +241,10 @@ func (p *pool) refill(ctx context.Context) {
 	lastDraw := time.Now()
 	for {
 		p.mu.Lock()
-		space, down := len(p.buf)-p.n, p.down != nil
+		space, down := p.ring.Free(), p.down != nil
 		p.mu.Unlock()
 		probe := false
-		if space < len(p.buf)/2 {
+		if space < p.ring.Cap()/2 {
 			// While the HSM is down, ask again after the refiller's own
 			// back-off (the token layer answers at once until its own
 			// back-off ends), so that it is in use again as soon as the
@@ -326,7 +285,7 @@ func (p *pool) refill(ctx context.Context) {
 			}
 			p.setDown(err)
 			backoff = min(max(2*backoff, refillBackoffMin), refillBackoffMax)
-			if !sleep(ctx, backoff) {
+			if !refill.Sleep(ctx, backoff) {
 				return
 			}
 			continue
@@ -345,9 +304,9 @@ func (p *pool) refill(ctx context.Context) {
 		p.mu.Lock()
 		if probe {
 			p.st.probes++
-			usable = usable[:min(len(usable), len(p.buf)-p.n)] // the rest is wiped below
+			usable = usable[:min(len(usable), p.ring.Free())] // the rest is wiped below
 		}
-		p.put(usable)
+		p.ring.Put(usable) // there is room: space was free, and only the refiller puts
 		wasDown := p.down != nil
 		p.down, p.downSince = nil, time.Time{}
 		p.signal()
@@ -391,9 +350,7 @@ func (p *pool) draw(ctx context.Context, block []byte) error {
 func (p *pool) quarantine(block []byte) {
 	clear(block)
 	p.mu.Lock()
-	clear(p.buf)
-	p.st.quarantined += uint64(len(block) + p.n)
-	p.head, p.n, p.oldest = 0, 0, time.Time{}
+	p.st.quarantined += uint64(len(block) + p.ring.Wipe())
 	p.mu.Unlock()
 }
 
@@ -443,9 +400,7 @@ func (p *pool) stalled() error {
 // fail ends the stream: the buffer is wiped and every later request fails.
 func (p *pool) fail(cause error) {
 	p.mu.Lock()
-	clear(p.buf)
-	p.st.quarantined += uint64(p.n)
-	p.head, p.n, p.oldest = 0, 0, time.Time{}
+	p.st.quarantined += uint64(p.ring.Wipe())
 	p.fatal, p.down = cause, cause
 	if p.downSince.IsZero() {
 		p.downSince = time.Now()
@@ -464,7 +419,7 @@ func (p *pool) waitReady(ctx context.Context, need int) error {
 	p.mu.Lock()
 	for {
 		switch {
-		case p.n >= need:
+		case p.ring.Len() >= need:
 			p.mu.Unlock()
 			return nil
 		case p.fatal != nil:
@@ -513,12 +468,9 @@ func (p *pool) close() {
 	p.cancel()
 	<-p.done
 	p.mu.Lock()
-	if p.ageTimer != nil {
-		p.ageTimer.Stop()
-	}
-	clear(p.buf)
+	p.ring.Stop()
+	p.ring.Wipe()
 	clear(p.chunk)
-	p.head, p.n, p.oldest = 0, 0, time.Time{}
 	p.mu.Unlock()
 }
 
@@ -527,18 +479,6 @@ func (p *pool) stats() poolCounters {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.st
-	s.buffered = p.n
+	s.buffered = p.ring.Len()
 	return s
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

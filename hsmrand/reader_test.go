@@ -132,7 +132,7 @@ func TestCloseWipesAndFailsForever(t *testing.T) {
 	if !f.closed.Load() {
 		t.Error("Close did not close the token")
 	}
-	if !allZero(r.pool.buf) || !allZero(r.pool.chunk) {
+	if r.pool.ring.Len() != 0 || !r.pool.ring.Zeroed() || !allZero(r.pool.chunk) {
 		t.Error("Close left HSM bytes in the buffer")
 	}
 	for range 3 {
@@ -165,14 +165,11 @@ func TestPoolHandsOutEachByteOnceAndWipes(t *testing.T) {
 		}
 		p := r.pool
 		p.mu.Lock()
-		for i := range p.buf {
-			unread := (i-p.head+len(p.buf))%len(p.buf) < p.n
-			if !unread && p.buf[i] != 0 {
-				p.mu.Unlock()
-				t.Fatalf("byte %d of the buffer (head %d, n %d) was handed out or never filled, yet is %#x", i, p.head, p.n, p.buf[i])
-			}
-		}
+		zeroed, held := p.ring.Zeroed(), p.ring.Len()
 		p.mu.Unlock()
+		if !zeroed {
+			t.Fatalf("a byte of the buffer (holding %d) was handed out or never filled, yet is not zero", held)
+		}
 	}
 	st := r.Stats()
 	if want := uint64(r.mx.Stats().Shards+200) * mixer.SeedLen; st.HSMUsed != want {

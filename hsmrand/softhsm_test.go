@@ -336,7 +336,7 @@ func TestSoftHSMCloseWhileRefilling(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if !allZero(r.pool.buf) {
+	if r.pool.ring.Len() != 0 || !r.pool.ring.Zeroed() {
 		t.Error("HSM bytes left after Close")
 	}
 }

@@ -24,9 +24,10 @@ var rules = []rule{
 	{"health/assess", nil},
 	{"kernelfeed", []string{"golang.org/x/sys"}},
 	{"hsmrand/internal/p11", []string{"github.com/miekg/pkcs11"}},
-	{"hsmrand", []string{"mixer", "health", "hsmrand/internal/p11", "github.com/miekg/pkcs11"}},
+	{"internal/refill", nil},
+	{"hsmrand", []string{"mixer", "health", "hsmrand/internal/p11", "internal/refill", "github.com/miekg/pkcs11"}},
 	// entropyd's engine: the libraries, never Prometheus or the command.
-	{"internal/engine", []string{"mixer", "health", "kernelfeed", "hsmrand", "hsmrand/internal/p11", "github.com/miekg/pkcs11", "golang.org/x/sys"}},
+	{"internal/engine", []string{"mixer", "health", "kernelfeed", "hsmrand", "hsmrand/internal/p11", "internal/refill", "github.com/miekg/pkcs11", "golang.org/x/sys"}},
 }
 
 // Direct imports of these modules are reserved to one package (prefix).
