@@ -122,7 +122,7 @@ func TestFaultCodes(t *testing.T) {
 			name := ckrName(code)
 			t.Run(name+"/"+pol.String(), func(t *testing.T) {
 				const deadline = 100 * time.Millisecond
-				r, ctl := openFaulty(t, Options{Policy: pol, HSMBuffer: MinHSMBuffer, Deadline: deadline})
+				r, ctl := openFaulty(t, Options{Policy: pol, AllowOSOnlyGetRandom: pol == Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline})
 				setFaults(t, ctl, faultp11.Fail("C_GenerateRandom", code, -1))
 				// GetRandom takes 48 buffered HSM bytes per call: the
 				// buffer runs dry within MinHSMBuffer/48 calls.
@@ -173,7 +173,7 @@ func TestFaultCodes(t *testing.T) {
 // again and is healthy by itself, without a restart.
 func TestFaultRemovedAndBack(t *testing.T) {
 	const removal = 700 * time.Millisecond
-	r, ctl := openFaulty(t, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: 100 * time.Millisecond})
+	r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: 100 * time.Millisecond})
 	setFaults(t, ctl, faultp11.Removed(removal))
 	start := time.Now()
 	waitFor(t, "the removal to be seen", func() bool {
@@ -211,7 +211,7 @@ func TestFaultRemovedAndBack(t *testing.T) {
 func TestFaultCorruptOutput(t *testing.T) {
 	for _, mode := range []string{faultp11.OutputZero, faultp11.OutputRepeat, faultp11.OutputShort} {
 		t.Run(mode, func(t *testing.T) {
-			r, ctl := openFaulty(t, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond})
+			r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond})
 			badBlocks := func() uint64 { return r.Stats().Tokens[0].Errors["bad-block"] }
 			setFaults(t, ctl, faultp11.Output(mode, -1))
 			waitFor(t, "three refused blocks", func() bool {
@@ -269,7 +269,7 @@ func TestFaultHang(t *testing.T) {
 	for _, pol := range []Policy{FailClosed, Degrade} {
 		t.Run(pol.String(), func(t *testing.T) {
 			const deadline = 100 * time.Millisecond
-			r, ctl := openFaulty(t, Options{Policy: pol, HSMBuffer: MinHSMBuffer, Deadline: deadline,
+			r, ctl := openFaulty(t, Options{Policy: pol, AllowOSOnlyGetRandom: pol == Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline,
 				Reseed: ReseedPolicy{Bytes: 64 << 10}})
 			threads := osThreads(t)
 			setFaults(t, ctl, faultp11.Hang("C_GenerateRandom"))
@@ -438,7 +438,7 @@ func TestFaultLoad(t *testing.T) {
 	goroutines := runtimeGoroutines()
 	// A small HSM buffer and frequent reseeds keep the refiller calling the
 	// token, so that the faults meet the read path.
-	r, ctl := openFaulty(t, Options{Policy: Degrade, Deadline: 50 * time.Millisecond, HSMBuffer: MinHSMBuffer,
+	r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, Deadline: 50 * time.Millisecond, HSMBuffer: MinHSMBuffer,
 		Reseed: ReseedPolicy{Bytes: 64 << 10}})
 
 	stop := make(chan struct{})

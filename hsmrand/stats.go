@@ -79,6 +79,13 @@ type Stats struct {
 	HealthFailures, Quarantined uint64
 	Health                      health.Stats
 
+	// GetRandomOSOnly counts the GetRandom calls that returned output
+	// generated after a reseed from the OS alone (only with
+	// Options.AllowOSOnlyGetRandom; otherwise such calls fail). LiveCalls
+	// counts, among HSMCalls, the requests GetRandom made itself
+	// (Options.LiveGetRandom).
+	GetRandomOSOnly, LiveCalls uint64
+
 	// Expired counts the HSM bytes wiped unused because they waited in the
 	// buffer longer than Options.MaxBufferAge.
 	Expired uint64
@@ -170,7 +177,10 @@ func (r *Reader) Stats() Stats {
 		Expired:        p.expired,
 		Health:         h,
 		InstalledWaits: r.installedWaits.Load(),
-		LastError:      p.lastError,
+
+		GetRandomOSOnly: r.getRandomOSOnly.Load(),
+		LiveCalls:       r.live.calls.Load(),
+		LastError:       p.lastError,
 	}
 	st.State, st.DegradedTime = r.state.snapshot()
 	switch src := r.pool.src.(type) {
