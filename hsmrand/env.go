@@ -21,13 +21,19 @@ const (
 	EnvPolicy = "HSMRAND_POLICY"
 	// EnvDeadline is Options.Deadline as a Go duration ("5s").
 	EnvDeadline = "HSMRAND_DEADLINE"
+	// EnvGetRandom is where GetRandom takes its HSM bytes: "buffered" (the
+	// default) or "live" (Options.LiveGetRandom). Options.AllowOSOnlyGetRandom
+	// has no variable: output weaker than GetRandom promises is opted into
+	// in code.
+	EnvGetRandom = "HSMRAND_GETRANDOM"
 )
 
 // ConfigFromEnv builds a Config from the environment, through getenv
 // (os.Getenv): the token from HSMRAND_URI (and HSMRAND_FAILOVER_URIS) or,
 // when that is unset, from the variables of Vault's PKCS#11 seal
 // (VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL, VAULT_HSM_PIN); the
-// policy from HSMRAND_POLICY and HSMRAND_DEADLINE. Errors name variables,
+// policy from HSMRAND_POLICY and HSMRAND_DEADLINE; GetRandom's mode from
+// HSMRAND_GETRANDOM. Errors name variables,
 // never their values.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
@@ -64,6 +70,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a positive duration such as 5s", EnvDeadline, v)
 		}
 		c.Deadline = d
+	}
+	switch v := getenv(EnvGetRandom); v {
+	case "", "buffered":
+	case "live":
+		c.LiveGetRandom = true
+	default:
+		clear(c.PIN)
+		return Config{}, fmt.Errorf("hsmrand: %s is %q, want \"buffered\" or \"live\"", EnvGetRandom, v)
 	}
 	return c, nil
 }

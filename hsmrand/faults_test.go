@@ -37,7 +37,7 @@ const (
 // openFaulty opens a Reader on the faults token through the fault module.
 // The control file starts empty and is cleared at the end of the test,
 // before the Reader is closed (a hung call would hold Close).
-func openFaulty(t *testing.T, opts Options) (*Reader, *faultp11.Control) {
+func openFaulty(t testing.TB, opts Options) (*Reader, *faultp11.Control) {
 	t.Helper()
 	needSoftHSM(t)
 	module := faultp11.Module(t)

@@ -276,3 +276,18 @@ func TestGetRandomLiveSerialSource(t *testing.T) {
 	}
 	assert.Equal(t, uint64(800), r.Stats().LiveCalls)
 }
+
+func TestConfigFromEnvGetRandom(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "buffered": false, "live": true} {
+		c, err := ConfigFromEnv(func(k string) string {
+			return map[string]string{EnvURI: "pkcs11:token=a?module-path=/x.so", EnvGetRandom: v}[k]
+		})
+		require.NoError(t, err, "%s=%q", EnvGetRandom, v)
+		assert.Equal(t, want, c.LiveGetRandom, "%s=%q", EnvGetRandom, v)
+	}
+	_, err := ConfigFromEnv(func(k string) string {
+		return map[string]string{EnvURI: "pkcs11:token=a?module-path=/x.so", EnvGetRandom: "os"}[k]
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), EnvGetRandom)
+}

@@ -22,6 +22,9 @@ import (
 // intermittent failure takes the stream down, a permanent one ends it) and
 // fails the call.
 func (r *Reader) drawLive(ctx context.Context, n int) (*wipingReader, error) {
+	if err := r.pool.fatalError(); err != nil {
+		return nil, err // the stream is over (Degrade; FailClosed made it sticky)
+	}
 	got := make([]byte, n)
 	for filled := 0; filled < n; {
 		want := n - filled
@@ -122,6 +125,13 @@ func (p *pool) healthFailure(block []byte, herr error) error {
 	}
 	p.setDown(herr)
 	return fmt.Errorf("%w: the HSM's output failed a health test: %w", ErrUnavailable, herr)
+}
+
+// fatalError returns the permanent failure that ended the stream, or nil.
+func (p *pool) fatalError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fatal
 }
 
 // countDraw counts a request made outside the refiller.

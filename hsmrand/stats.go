@@ -56,7 +56,8 @@ type Stats struct {
 	Reads, BytesServed, ReadErrors uint64
 
 	// HSMCalls counts requests to the HSM (C_GenerateRandom calls of up to
-	// 64 KiB, or reads of the primary io.Reader), HSMBytes the bytes they
+	// 64 KiB, or reads of the primary io.Reader), the refiller's and
+	// GetRandom's live ones (LiveCalls), HSMBytes the bytes they
 	// returned; HSMLatency is their total duration and HSMMaxLatency the
 	// longest. HSMErrors counts the requests that failed.
 	HSMCalls, HSMBytes, HSMErrors uint64
