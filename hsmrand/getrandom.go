@@ -73,7 +73,11 @@ func (r *Reader) getRandomLive(b []byte) error {
 		entropy, err := r.drawLive(ctx, reqs*mixer.SeedLen)
 		if err != nil {
 			clear(b)
-			return r.liveError(ctx, err)
+			err = r.liveError(ctx, err)
+			if !errors.Is(err, ErrClosed) {
+				r.live.failed.Add(1) // the mixer counts its own
+			}
+			return err
 		}
 		_, err = r.mx.ReadPRWith(q[:n], mixer.Seeding{Entropy: entropy})
 		r.pool.countUsed(len(entropy.b) - len(entropy.rest()))

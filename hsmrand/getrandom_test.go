@@ -239,6 +239,7 @@ func TestGetRandomLiveHung(t *testing.T) {
 			assert.True(t, strings.Contains(err.Error(), "longer than") || errors.Is(err, context.DeadlineExceeded), "error %v", err)
 			// Room for a loaded machine under -race; the point is that it returns.
 			assert.Less(t, time.Since(start), 10*deadline+2*time.Second)
+			assert.Equal(t, uint64(1), r.Stats().ReadErrors)
 			// Reads go on from the buffer.
 			_, err = r.Read(make([]byte, 32))
 			assert.NoError(t, err)

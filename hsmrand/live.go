@@ -89,7 +89,8 @@ type liveDraws struct {
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
-	calls  atomic.Uint64
+	calls  atomic.Uint64 // requests made
+	failed atomic.Uint64 // GetRandom calls failed for want of live bytes
 }
 
 // start registers a request; it reports false once stop was called.

@@ -162,7 +162,7 @@ func (r *Reader) Stats() Stats {
 		Policy:         r.cfg.policy,
 		Reads:          m.Reads,
 		BytesServed:    m.BytesServed,
-		ReadErrors:     m.ReadErrors,
+		ReadErrors:     m.ReadErrors + r.live.failed.Load(),
 		HSMCalls:       p.calls,
 		HSMBytes:       p.bytes,
 		HSMErrors:      p.errors,
