@@ -38,6 +38,13 @@ const (
 	// shown in Stats) even when the demand is low.
 	DefaultMaxBufferAge = 5 * time.Minute
 
+	// DefaultProbeInterval is how long the refiller lets the HSM go
+	// unasked before a small request (32 bytes) checks that it still
+	// answers. With it an outage shows in Stats, State and OnStateChange
+	// within about 10 s when the HSM answers with an error, and within 10 s
+	// plus Options.Deadline when it hangs, however full the buffer is.
+	DefaultProbeInterval = 10 * time.Second
+
 	// MaxHSMBuffer bounds HSMBuffer: the buffer holds secrets, and a larger
 	// one only postpones what the HSM's speed decides.
 	MaxHSMBuffer = 256 * p11.MaxChunk
@@ -121,9 +128,18 @@ type Options struct {
 	HSMBuffer int
 
 	// MaxBufferAge is how long HSM bytes may wait in the buffer unused:
-	// then they are wiped (Stats.Expired) and drawn afresh. 0 means
-	// DefaultMaxBufferAge; negative means no limit.
+	// then they are wiped (Stats.Expired) and drawn afresh. The limit is
+	// hard: a timer wipes expired bytes when they expire, whatever the
+	// refiller is doing (waiting on a hung HSM, backing off), and a seeding
+	// never takes a byte older than it. 0 means DefaultMaxBufferAge;
+	// negative means no limit.
 	MaxBufferAge time.Duration
+
+	// ProbeInterval is the liveness probe's period: when the HSM has not
+	// been asked for this long (the buffer is full), a 32-byte request
+	// checks that it still answers (Stats.Probes). 0 means
+	// DefaultProbeInterval; negative turns the probe off.
+	ProbeInterval time.Duration
 
 	// Reseed is the mixer's reseed policy.
 	Reseed ReseedPolicy
@@ -175,6 +191,7 @@ type settings struct {
 	health   health.Config
 	hsmBuf   int
 	maxAge   time.Duration // 0: no limit
+	probe    time.Duration // 0: no probe
 	mixer    mixer.Config  // Primary and OnPrimaryError are set by newReader
 
 	liveGetRandom   bool // Options.LiveGetRandom
@@ -190,6 +207,7 @@ func (o *Options) settings() (settings, error) {
 		health:   o.Health,
 		hsmBuf:   o.HSMBuffer,
 		maxAge:   o.MaxBufferAge,
+		probe:    o.ProbeInterval,
 
 		liveGetRandom:   o.LiveGetRandom,
 		osOnlyGetRandom: o.AllowOSOnlyGetRandom,
@@ -231,6 +249,12 @@ func (o *Options) settings() (settings, error) {
 		s.maxAge = DefaultMaxBufferAge
 	case s.maxAge < 0:
 		s.maxAge = 0
+	}
+	switch {
+	case s.probe == 0:
+		s.probe = DefaultProbeInterval
+	case s.probe < 0:
+		s.probe = 0
 	}
 	if s.mixer.OS == nil {
 		s.mixer.OS = systemReader
@@ -284,6 +308,15 @@ type Config struct {
 	// defaults, 100 ms and 30 s.
 	BackoffMin, BackoffMax time.Duration
 
+	// NoReinitialize forbids re-initialising the PKCS#11 module
+	// (C_Finalize, C_Initialize) to recover from a module-wide failure.
+	// Network modules that never reconnect by themselves (p11-kit's client
+	// after its server restarts) then stay down until the process restarts.
+	// Set it when other code in the process uses the same module and must
+	// not have its sessions ended; see "Recovery" in the package
+	// documentation.
+	NoReinitialize bool
+
 	Options
 }
 
@@ -305,7 +338,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		pc := p11.Config{
 			ModulePath: c.ModulePath, TokenLabel: c.TokenLabel, Serial: c.Serial,
 			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, MaxSessions: c.MaxSessions,
-			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, NoReinitialize: c.NoReinitialize,
 		}
 		if c.SlotID != nil {
 			id := *c.SlotID
@@ -332,6 +365,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		}
 		pc.MaxSessions = c.MaxSessions
 		pc.BackoffMin, pc.BackoffMax = c.BackoffMin, c.BackoffMax
+		pc.NoReinitialize = c.NoReinitialize
 		cfgs = append(cfgs, pc)
 	}
 	return cfgs, nil

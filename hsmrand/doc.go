@@ -25,10 +25,40 @@
 // topping it up when it is half empty. Reads never call the HSM: after Open
 // returns, a Read waits on the HSM only if the buffer runs dry, which takes
 // an HSM that is down or much slower than the demand. Bytes that wait in
-// the buffer longer than Options.MaxBufferAge (5 minutes) are wiped and
-// drawn afresh: seed material does not linger in memory, and the HSM is
-// asked at least that often, so an outage shows in Stats even when little
-// is read.
+// the buffer longer than Options.MaxBufferAge (5 minutes) are wiped when
+// they expire, by a timer of their own, whatever the refiller is doing
+// (waiting on a hung HSM, backing off), and a seeding never takes an older
+// byte: seed material does not linger in memory.
+//
+// # Liveness and recovery
+//
+// When the buffer is full nothing needs the HSM, so a liveness probe asks
+// it for 32 bytes whenever it has not been asked for
+// Options.ProbeInterval (10 s): an HSM that goes away shows in Stats, the
+// State and OnStateChange within about 10 s when it answers with an error,
+// and within 10 s plus Options.Deadline when its request hangs (a request
+// in flight for a whole deadline marks the HSM down, whether or not a read
+// waits on it). While the HSM is down the refiller asks again every second
+// at most, and the token layer looks for the token after its own back-off
+// (Config.BackoffMin doubling to BackoffMax, 30 s): a token that returns
+// is in use again within BackoffMax, plus a second, of its return.
+//
+// Some network HSM libraries never reconnect by themselves: after their
+// server restarts, every call (C_GetSlotList included) answers
+// CKR_DEVICE_ERROR until the module is finalised and initialised again.
+// When the whole module fails that way and no call of hsmrand's on it has
+// worked since, hsmrand re-initialises it, once per back-off, only if its
+// own C_Initialize started the module, never under a call, and then logs
+// in once. This ends every session on the module in the process, other
+// code's included: Config.NoReinitialize forbids it, for programs that
+// share the module (the token then comes back only if the module does).
+// hsmrand never calls C_Finalize otherwise, not even at Close: other code
+// in the process may use the module, which stays initialised until the
+// process exits. Stats.Tokens counts re-initialisations per token.
+//
+// In a pool of tokens ([Config.FailoverURIs]) permanence is per token: the
+// Reader fails for good only when every token has (a refused PIN, no RNG);
+// while any token may come back, an error of the others is transient.
 //
 // The output comes from package mixer's construction: CTR_DRBG with AES-256
 // and no derivation function (SP 800-90A Rev. 1, Section 10.2.1), in
@@ -155,7 +185,8 @@
 // then fails, under either policy, even with the buffer full: it never
 // falls back to buffered bytes, which would be less than it promised.
 // A failed live request is counted (HSMErrors, LastError) but does not
-// change the State, which the refiller's requests decide.
+// change the State, which the refiller's requests (its liveness probe
+// included) decide.
 //
 // # Installing as crypto/rand.Reader
 //
@@ -204,7 +235,7 @@
 // own. A source given to New is not safe for concurrent use: there the
 // live requests and the refiller's take turns. The module context is shared with
 // the rest of the process and initialised once; closing the last Reader
-// finalises it only if hsmrand initialised it. When another handle closes
+// leaves it initialised (see Liveness and recovery). When another handle closes
 // the sessions (C_CloseAllSessions) or the token is re-plugged, the p11
 // layer reopens a session, logs in again and finds the token anew, by its
 // label or serial, while reads go on from the buffer.

@@ -91,6 +91,10 @@ type Stats struct {
 	// buffer longer than Options.MaxBufferAge.
 	Expired uint64
 
+	// Probes counts the liveness probes that the HSM answered with healthy
+	// bytes (Options.ProbeInterval); failed ones count in HSMErrors.
+	Probes uint64
+
 	// DegradedTime is the total time spent in StateDegraded, the current
 	// spell included. InstalledWaits counts the times an installed Reader
 	// waited instead of returning an error to crypto/rand.
@@ -123,6 +127,9 @@ type TokenStats struct {
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
+	// Reinitializations counts the module re-initialisations (C_Finalize,
+	// C_Initialize) this token made to recover (see the package doc).
+	Reinitializations uint64
 
 	// Errors counts faults by return code name ("CKR_DEVICE_REMOVED"),
 	// "bad-block" for output that failed the block checks (short, all
@@ -138,7 +145,8 @@ func tokenStats(ps []p11.Stats) []TokenStats {
 		ts[i] = TokenStats{
 			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
 			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins,
-			Reopens: p.Reopens, Recoveries: p.Recoveries, Errors: p.Errors, LastError: p.LastError,
+			Reopens: p.Reopens, Recoveries: p.Recoveries, Reinitializations: p.Reinitializations,
+			Errors: p.Errors, LastError: p.LastError,
 		}
 	}
 	return ts
@@ -176,6 +184,7 @@ func (r *Reader) Stats() Stats {
 		HealthFailures: uint64(h.RCT.Intermittent + h.RCT.Permanent + h.APT.Intermittent + h.APT.Permanent),
 		Quarantined:    p.quarantined,
 		Expired:        p.expired,
+		Probes:         p.probes,
 		Health:         h,
 		InstalledWaits: r.installedWaits.Load(),
 

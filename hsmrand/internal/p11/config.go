@@ -63,6 +63,17 @@ type Config struct {
 	// the token is looked for again; the wait doubles up to BackoffMax.
 	// 0 means DefaultBackoffMin and DefaultBackoffMax.
 	BackoffMin, BackoffMax time.Duration
+
+	// NoReinitialize forbids re-initialising the module (C_Finalize, then
+	// C_Initialize) to recover from a module-wide failure. Some network
+	// modules (p11-kit's client among them) never reconnect by themselves
+	// after their server restarts: every call, C_GetSlotList included,
+	// answers CKR_DEVICE_ERROR until the module is re-initialised. The
+	// re-initialisation also ends every other user's sessions on the
+	// module in this process; set NoReinitialize when other code shares
+	// the module and must not have that happen (the token then recovers
+	// only if the module does by itself). See the package documentation.
+	NoReinitialize bool
 }
 
 // Config turns the URI into a Config. module-path may name the library or,

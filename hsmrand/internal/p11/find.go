@@ -17,7 +17,11 @@ func (t *Token) checkLibrary() error {
 	if c.LibraryManufacturer == "" && c.LibraryDescription == "" && c.LibraryVersion == "" {
 		return nil
 	}
+	if err := t.lib.hold(t.lib.generation()); err != nil {
+		return err
+	}
 	info, err := t.mod.GetInfo()
+	t.lib.unhold()
 	if err != nil {
 		return wrapCall("C_GetInfo", err)
 	}
@@ -36,10 +40,15 @@ func (t *Token) checkLibrary() error {
 }
 
 // find looks through the present tokens for the one the configuration
-// selects. It is called at Open and whenever the token comes back from a
-// fault, so a token that moved to another slot is found again.
-func (t *Token) find() (uint, pkcs11.TokenInfo, error) {
+// selects, in module generation gen. It is called at Open and whenever the
+// token comes back from a fault, so a token that moved to another slot is
+// found again.
+func (t *Token) find(gen uint64) (uint, pkcs11.TokenInfo, error) {
 	c := &t.cfg
+	if err := t.lib.hold(gen); err != nil {
+		return 0, pkcs11.TokenInfo{}, err
+	}
+	defer t.lib.unhold()
 	slots, err := t.mod.GetSlotList(true)
 	if err != nil {
 		return 0, pkcs11.TokenInfo{}, wrapCall("C_GetSlotList", err)

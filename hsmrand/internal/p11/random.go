@@ -101,7 +101,7 @@ func (t *Token) generate(s session, dst []byte) (session, error) {
 	t.mu.Unlock()
 	if err != nil {
 		clear(dst)
-		_ = t.mod.CloseSession(s.h) // the session works; the output does not
+		t.closeSession(s) // the session works; the output does not
 		err = fmt.Errorf("p11: C_GenerateRandom on token %q: %w; the token is taken out of use and tried again after a back-off", t.label, err)
 		t.markDown(err, false)
 		return session{}, err

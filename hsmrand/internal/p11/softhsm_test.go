@@ -12,11 +12,13 @@ import (
 
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// SoftHSM reads SOFTHSM2_CONF at C_Initialize, and the registry finalises
-// the module whenever the last Token closes, so every test below sees the
-// same token directory: TestMain creates it, with every token, before any
+// SoftHSM reads SOFTHSM2_CONF at C_Initialize, once per process (the
+// registry never finalises a module), so every test below sees the same
+// token directory: TestMain creates it, with every token, before any
 // test runs. These tests do not run in parallel with each other.
 var hsm struct {
 	err                   error // why SoftHSM is unusable
@@ -298,56 +300,57 @@ func otherHandle(t *testing.T, path string) *pkcs11.Ctx {
 	return c
 }
 
-// TestSoftHSMForeignInitializeNotFinalized: when other code initialised the
-// module first, closing the last Token must not call C_Finalize.
-func TestSoftHSMForeignInitializeNotFinalized(t *testing.T) {
+// TestSoftHSMOtherUserKeepsModule: another user of the module in the
+// process (here a second miekg/pkcs11 handle, which gets
+// CKR_CRYPTOKI_ALREADY_INITIALIZED) goes on working across the Close of
+// every Token: the package never finalises a module on Close.
+func TestSoftHSMOtherUserKeepsModule(t *testing.T) {
 	needSoftHSM(t)
-	c := pkcs11.New(hsm.alpha.Module)
-	if c == nil {
-		t.Fatal("pkcs11.New failed")
-	}
-	defer c.Destroy()
-	if err := c.Initialize(); err != nil {
-		t.Fatalf("C_Initialize (no Token should hold the module now): %v", err)
-	}
-	defer c.Finalize()
 	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	other := pkcs11.New(hsm.alpha.Module)
+	require.NotNil(t, other, "pkcs11.New")
+	t.Cleanup(other.Destroy)
+	err = other.Initialize()
+	require.ErrorIs(t, err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED))
+	slots, err := other.GetSlotList(true)
+	require.NoError(t, err)
+	require.NotEmpty(t, slots)
+	sh, err := other.OpenSession(slots[0], pkcs11.CKF_SERIAL_SESSION)
+	require.NoError(t, err)
 	mustRead(t, tok, 32)
-	if err := tok.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.GetSlotList(true); err != nil {
-		t.Errorf("the other user's module after our Close: %v (we finalised it)", err)
-	}
+
+	require.NoError(t, tok.Close())
+	_, err = other.GetSlotList(true)
+	assert.NoError(t, err, "the other user's module after our last Close (we finalised it)")
+	_, err = other.GenerateRandom(sh, 32)
+	assert.NoError(t, err, "the other user's session after our last Close")
+	assert.NoError(t, other.CloseSession(sh))
+
+	// A later Open reuses the module, still initialised.
+	again, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
+	require.NoError(t, err)
+	mustRead(t, again, 32)
+	require.NoError(t, again.Close())
 }
 
 // TestSoftHSMSharedModuleRefcount: two Tokens share one module; closing one
-// leaves the other working.
+// leaves the other working, and closing both leaves the module loaded.
 func TestSoftHSMSharedModuleRefcount(t *testing.T) {
 	needSoftHSM(t)
 	a, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := Open(t.Context(), Config{ModulePath: hsm.beta.Module, TokenLabel: "beta", PIN: []byte(hsm.beta.PIN)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
 	mustRead(t, b, 32)
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Close())
 	modules.mu.Lock()
-	n := len(modules.modules)
-	modules.mu.Unlock()
-	if n != 0 {
-		t.Errorf("%d modules still loaded after the last Close", n)
+	defer modules.mu.Unlock()
+	require.Len(t, modules.modules, 1, "one module, loaded once")
+	for _, l := range modules.modules {
+		assert.Equal(t, 0, l.refs, "no Token holds the module")
+		assert.True(t, l.owned, "our C_Initialize started it")
 	}
 }
 

@@ -19,6 +19,10 @@ type Stats struct {
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
+	// Reinitializations counts the module re-initialisations (C_Finalize
+	// and C_Initialize) this token made to recover from a module-wide
+	// failure.
+	Reinitializations uint64
 
 	// Errors counts failures by CK_RV name ("CKR_DEVICE_REMOVED") or, for
 	// the output checks, "bad-block"; a token not found counts as
@@ -30,10 +34,10 @@ type Stats struct {
 
 // counters are the Token's running totals; guarded by Token.mu.
 type counters struct {
-	calls, bytes, logins, reopens, recoveries uint64
-	latency                                   time.Duration
-	errors                                    map[string]uint64
-	lastError                                 string
+	calls, bytes, logins, reopens, recoveries, reinits uint64
+	latency                                            time.Duration
+	errors                                             map[string]uint64
+	lastError                                          string
 }
 
 // Stats returns a snapshot of the token's counters and state.
@@ -43,7 +47,7 @@ func (t *Token) Stats() Stats {
 	s := Stats{
 		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
 		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
-		Reopens: t.st.reopens, Recoveries: t.st.recoveries,
+		Reopens: t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
 		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
 	}
 	if t.state == StateDown {
