@@ -156,9 +156,9 @@
 //     asks of a live entropy source for prediction resistance, and as Vault
 //     Enterprise's entropy augmentation does (it reads the seal for every
 //     request). A memory compromise reveals only the HSM bytes of calls in
-//     flight. The cost is an HSM round trip per call: about three times a
+//     flight. The cost is an HSM round trip per call: about five times a
 //     buffered call with SoftHSM, the HSM's latency with a network HSM
-//     (21.7 ms a call on a token taking 20 ms; see the README's
+//     (20.6 ms a call on a token taking 20 ms; see the README's
 //     performance table), and at most Config.MaxSessions calls per token
 //     at a time. That the HSM's own output is the output of its
 //     DRBG, with whatever prediction resistance the HSM gives it, is the
