@@ -90,6 +90,14 @@ install: entropyd
 	  echo "installed; start it with: systemctl enable --now entropyd"; \
 	fi
 
+# The Debian package, bin/entropyd_VERSION_ARCH.deb, built with dpkg-deb
+# from the commit checked out (scripts/build-deb.sh says what is in it).
+# The man page is taken from MANPAGE when that file exists.
+.PHONY: deb
+MANPAGE ?= cmd/entropyd/entropyd.8
+deb:
+	MANPAGE=$(MANPAGE) GO=$(GO) ./scripts/build-deb.sh
+
 # The README's first command: a SoftHSM token in .local/entropyd, entropyd
 # running against it, metrics on localhost.
 run:

@@ -20,11 +20,23 @@ const (
 	// the demand; 5 s covers a network HSM's fail-over.
 	DefaultDeadline = 5 * time.Second
 
+	// MaxHSMRequest is the largest request to the HSM, and the largest
+	// C_GenerateRandom call made (64 KiB). PKCS#11 sets no maximum; this
+	// one bounds how long a call holds a session and an OS thread.
+	// Config.MaxRequest lowers it, and a token that refuses a request as too
+	// large is asked for half as much, down to MinHSMRequest.
+	MaxHSMRequest = p11.MaxChunk
+
+	// MinHSMRequest is the smallest request limit a token may have (32
+	// bytes): the token layer's output checks need that many bytes per
+	// C_GenerateRandom call. A token that refuses it is taken down.
+	MinHSMRequest = p11.MinRequest
+
 	// DefaultHSMBuffer is the number of health-tested HSM bytes kept ready:
-	// one C_GenerateRandom call of p11.MaxChunk (64 KiB). The mixer takes
+	// one request of MaxHSMRequest (64 KiB). The mixer takes
 	// mixer.SeedLen (48) bytes per reseed, so this lasts 1,365 reseeds, or
 	// 1,365 GetRandom calls, while a slow HSM refills it.
-	DefaultHSMBuffer = p11.MaxChunk
+	DefaultHSMBuffer = MaxHSMRequest
 
 	// MinHSMBuffer is the smallest HSMBuffer: twice the SP 800-90B start-up
 	// test (health.StartUpSamples), so that a draw of half a buffer still
@@ -47,10 +59,10 @@ const (
 
 	// MaxHSMBuffer bounds HSMBuffer: the buffer holds secrets, and a larger
 	// one only postpones what the HSM's speed decides.
-	MaxHSMBuffer = 256 * p11.MaxChunk
+	MaxHSMBuffer = 256 * MaxHSMRequest
 
-	// maxDraw is the largest single request to the source: one p11 chunk.
-	maxDraw = p11.MaxChunk
+	// maxDraw is the largest single request to the source.
+	maxDraw = MaxHSMRequest
 )
 
 // Policy says what a Reader does when the HSM cannot supply healthy bytes.
@@ -317,6 +329,16 @@ type Config struct {
 	// documentation.
 	NoReinitialize bool
 
+	// MaxRequest is the largest C_GenerateRandom call, per token, in bytes:
+	// 0 means MaxHSMRequest (64 KiB), otherwise MinHSMRequest to
+	// MaxHSMRequest. A token's URI attribute x-max-request overrides it for
+	// that token. A token that refuses a request as too large
+	// (CKR_DATA_LEN_RANGE, CKR_ARGUMENTS_BAD, a memory error) is asked
+	// again for half as much, without a fault, and keeps the size that
+	// works (TokenStats.MaxRequest); set this for a module known to carry
+	// less, to spare it those first refusals.
+	MaxRequest int
+
 	Options
 }
 
@@ -338,7 +360,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		pc := p11.Config{
 			ModulePath: c.ModulePath, TokenLabel: c.TokenLabel, Serial: c.Serial,
 			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, MaxSessions: c.MaxSessions,
-			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, NoReinitialize: c.NoReinitialize,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, NoReinitialize: c.NoReinitialize, MaxRequest: c.MaxRequest,
 		}
 		if c.SlotID != nil {
 			id := *c.SlotID
@@ -366,6 +388,9 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		pc.MaxSessions = c.MaxSessions
 		pc.BackoffMin, pc.BackoffMax = c.BackoffMin, c.BackoffMax
 		pc.NoReinitialize = c.NoReinitialize
+		if pc.MaxRequest == 0 { // no x-max-request in the URI
+			pc.MaxRequest = c.MaxRequest
+		}
 		cfgs = append(cfgs, pc)
 	}
 	return cfgs, nil

@@ -60,6 +60,19 @@
 // Reader fails for good only when every token has (a refused PIN, no RNG);
 // while any token may come back, an error of the others is transient.
 //
+// PKCS#11 sets no maximum for one C_GenerateRandom call, and some modules
+// carry less than 64 KiB (a network HSM's transport may have a small
+// message size): they refuse a larger request with CKR_DATA_LEN_RANGE,
+// CKR_ARGUMENTS_BAD, CKR_HOST_MEMORY or CKR_DEVICE_MEMORY. The p11 layer
+// then asks again for half as much, down to MinHSMRequest (32 bytes, the
+// least its output checks work on), without a fault: the token stays up
+// and the request succeeds in several calls. Each token keeps the size
+// that worked as its limit (TokenStats.MaxRequest) and never asks for more
+// again until it is reopened; the refusals count in TokenStats.Errors.
+// Config.MaxRequest, or the URI attribute x-max-request, sets the limit
+// from the start. A token that refuses even 32 bytes is a fault, reported
+// as such.
+//
 // The output comes from package mixer's construction: CTR_DRBG with AES-256
 // and no derivation function (SP 800-90A Rev. 1, Section 10.2.1), in
 // GOMAXPROCS shards. Each shard is instantiated with 48 HSM bytes as entropy

@@ -2,6 +2,7 @@ package hsmrand
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ const (
 	EnvPolicy = "HSMRAND_POLICY"
 	// EnvDeadline is Options.Deadline as a Go duration ("5s").
 	EnvDeadline = "HSMRAND_DEADLINE"
+	// EnvMaxRequest is Config.MaxRequest, in bytes ("4096").
+	EnvMaxRequest = "HSMRAND_MAX_REQUEST"
 	// EnvGetRandom is where GetRandom takes its HSM bytes: "buffered" (the
 	// default) or "live" (Options.LiveGetRandom). Options.AllowOSOnlyGetRandom
 	// has no variable: output weaker than GetRandom promises is opted into
@@ -32,9 +35,9 @@ const (
 // (os.Getenv): the token from HSMRAND_URI (and HSMRAND_FAILOVER_URIS) or,
 // when that is unset, from the variables of Vault's PKCS#11 seal
 // (VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL, VAULT_HSM_PIN); the
-// policy from HSMRAND_POLICY and HSMRAND_DEADLINE; GetRandom's mode from
-// HSMRAND_GETRANDOM. Errors name variables,
-// never their values.
+// policy from HSMRAND_POLICY and HSMRAND_DEADLINE; the request limit from
+// HSMRAND_MAX_REQUEST; GetRandom's mode from HSMRAND_GETRANDOM. Errors name
+// variables, never their values.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	switch {
@@ -70,6 +73,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a positive duration such as 5s", EnvDeadline, v)
 		}
 		c.Deadline = d
+	}
+	if v := getenv(EnvMaxRequest); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < MinHSMRequest || n > MaxHSMRequest {
+			clear(c.PIN)
+			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a number of bytes from %d to %d", EnvMaxRequest, v, MinHSMRequest, MaxHSMRequest)
+		}
+		c.MaxRequest = n
 	}
 	switch v := getenv(EnvGetRandom); v {
 	case "", "buffered":

@@ -1,6 +1,10 @@
 package hsmrand
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+)
 
 // Sentinel errors that callers branch on with errors.Is.
 var (
@@ -22,3 +26,16 @@ var (
 	// FailClosed it is sticky.
 	ErrSourceFailed = errors.New("hsmrand: HSM source failed for good")
 )
+
+// PKCS11Error is a failed PKCS#11 call: the function (Func, such as
+// "C_GenerateRandom"), its return value (Code, a CK_RV) and what the user
+// can do (Advice). Errors from Open and from reads wrap it when a PKCS#11
+// call failed; read it with errors.As rather than parsing error text:
+//
+//	var pe *hsmrand.PKCS11Error
+//	if errors.As(err, &pe) && pe.Code == pkcs11.CKR_PIN_INCORRECT { ... }
+type PKCS11Error = p11.Error
+
+// CKRName returns the name of a CK_RV value ("CKR_PIN_INCORRECT"), or
+// "CKR_0x..." for a vendor-defined value.
+func CKRName(code uint) string { return p11.CKRName(code) }

@@ -30,6 +30,7 @@ var hsm struct {
 	// C_Initialize, and the p11 layer initialises a module once per
 	// process, so every test shares this one control file.
 	ctl *faultp11.Control
+	log string // the module's call log (FAULTP11_LOG), emptied by tests that read it
 }
 
 func TestMain(m *testing.M) {
@@ -66,6 +67,10 @@ func setupSoftHSM(root string) error {
 	}
 	hsm.ctl = faultp11.New(root)
 	if err := os.Setenv(faultp11.ControlEnv, hsm.ctl.Path()); err != nil {
+		return err
+	}
+	hsm.log = filepath.Join(root, "faultp11-calls.log")
+	if err := os.Setenv(faultp11.LogEnv, hsm.log); err != nil {
 		return err
 	}
 	hsm.pinFile = filepath.Join(root, "main.pin")

@@ -55,9 +55,10 @@ type Stats struct {
 	// are in flight). ReadErrors counts failed ones, ErrClosed aside.
 	Reads, BytesServed, ReadErrors uint64
 
-	// HSMCalls counts requests to the HSM (C_GenerateRandom calls of up to
-	// 64 KiB, or reads of the primary io.Reader), the refiller's and
-	// GetRandom's live ones (LiveCalls), HSMBytes the bytes they
+	// HSMCalls counts requests to the HSM (of up to MaxHSMRequest bytes:
+	// one C_GenerateRandom call, or several for a token with a smaller
+	// request limit; or reads of the primary io.Reader), the refiller's
+	// and GetRandom's live ones (LiveCalls), HSMBytes the bytes they
 	// returned; HSMLatency is their total duration and HSMMaxLatency the
 	// longest. HSMErrors counts the requests that failed.
 	HSMCalls, HSMBytes, HSMErrors uint64
@@ -125,6 +126,12 @@ type TokenStats struct {
 	Latency time.Duration // their total duration
 	Logins  uint64        // C_Login calls made (at most one per session opened)
 
+	// MaxRequest is the largest C_GenerateRandom call now made to the
+	// token, in bytes: Config.MaxRequest (or the URI's x-max-request),
+	// MaxHSMRequest by default, or less once the token refused a larger
+	// call (those refusals count in Errors, and are not faults).
+	MaxRequest int
+
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
 	// Reinitializations counts the module re-initialisations (C_Finalize,
@@ -144,7 +151,7 @@ func tokenStats(ps []p11.Stats) []TokenStats {
 	for i, p := range ps {
 		ts[i] = TokenStats{
 			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
-			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins,
+			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins, MaxRequest: p.MaxRequest,
 			Reopens: p.Reopens, Recoveries: p.Recoveries, Reinitializations: p.Reinitializations,
 			Errors: p.Errors, LastError: p.LastError,
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/hsmentropy/hsmentropy/mixer"
 )
@@ -63,6 +64,8 @@ type runConfig struct {
 	pkcs11FromEnv bool
 	pkcs11Rate    int
 	pkcs11Chunk   int
+	pkcs11MaxReq  int
+	pkcs11Probe   time.Duration
 	pinFile       string
 
 	startupTimeout time.Duration
@@ -98,7 +101,10 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.pkcs11URI, "pkcs11-uri", "", "read a PKCS#11 token named by an RFC 7512 `URI` (pkcs11:token=...?module-path=...)")
 	fs.BoolVar(&c.pkcs11FromEnv, "pkcs11-from-env", false, "read a PKCS#11 token named as hsmrand does: HSMRAND_URI, or Vault's VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL and VAULT_HSM_PIN")
 	fs.IntVar(&c.pkcs11Rate, "pkcs11-rate", 0, "read at most `N` bytes per second from the token; 0 means no limit")
-	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", 1024, "bytes per read of the token's hsmrand Reader; hsmrand draws from the token in calls of up to 64 KiB")
+	fs.IntVar(&c.pkcs11Chunk, "pkcs11-chunk", mixer.SeedLen, "bytes per read of the token's hsmrand Reader, each read resting on one reseed from 48 fresh HSM bytes; larger reads lower the credit per byte in proportion")
+	fs.IntVar(&c.pkcs11MaxReq, "pkcs11-max-request", 0, fmt.Sprintf("the largest C_GenerateRandom call in `BYTES`, %d to %d; 0 means %d, halved by itself when the token refuses a call as too large (a URI's x-max-request wins)",
+		hsmrand.MinHSMRequest, hsmrand.MaxHSMRequest, hsmrand.MaxHSMRequest))
+	fs.DurationVar(&c.pkcs11Probe, "pkcs11-probe-interval", hsmrand.DefaultProbeInterval, "ask the token for 32 bytes when it has gone unasked for `DURATION`, so that an outage shows within it; longer lightens a fleet's load on the HSM (docs/operations.md)")
 	fs.StringVar(&c.pinFile, "pin-file", "", "read the token's PIN from `FILE` (or set "+pinEnv+"; never a flag)")
 
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")
@@ -132,6 +138,10 @@ func (c *runConfig) validate() error {
 		return bad("pkcs11-rate", "%d is negative", c.pkcs11Rate)
 	case c.pkcs11Chunk < 1 || c.pkcs11Chunk > maxChunk:
 		return bad("pkcs11-chunk", "%d is not in 1..%d", c.pkcs11Chunk, maxChunk)
+	case c.pkcs11MaxReq != 0 && (c.pkcs11MaxReq < hsmrand.MinHSMRequest || c.pkcs11MaxReq > hsmrand.MaxHSMRequest):
+		return bad("pkcs11-max-request", "%d is neither 0 nor in %d..%d", c.pkcs11MaxReq, hsmrand.MinHSMRequest, hsmrand.MaxHSMRequest)
+	case c.pkcs11Probe <= 0:
+		return bad("pkcs11-probe-interval", "%v is not positive", c.pkcs11Probe)
 	case uriHasPINValue(c.pkcs11URI):
 		// The URI is not echoed: it holds the PIN.
 		return bad("pkcs11-uri", "pin-value would put the PIN in the process's arguments or the configuration file; use pin-source=file:/abs/path in the URI, --pin-file or %s", pinEnv)

@@ -74,6 +74,14 @@ type Config struct {
 	// the module and must not have that happen (the token then recovers
 	// only if the module does by itself). See the package documentation.
 	NoReinitialize bool
+
+	// MaxRequest is the largest C_GenerateRandom request, in bytes, from
+	// MinRequest to MaxChunk (RFC 7512 query attribute x-max-request);
+	// 0 means MaxChunk. A token that refuses a request as too large is
+	// asked again for half as much, and remembers the size that works (see
+	// [Stats].MaxRequest); set this for a module known to refuse large
+	// requests, to spare those first refusals.
+	MaxRequest int
 }
 
 // Config turns the URI into a Config. module-path may name the library or,
@@ -85,7 +93,7 @@ func (u *URI) Config() (Config, error) {
 		TokenLabel: u.Token, Serial: u.Serial, Manufacturer: u.Manufacturer, Model: u.Model,
 		SlotDescription: u.SlotDescription, SlotManufacturer: u.SlotManufacturer,
 		LibraryManufacturer: u.LibraryManufacturer, LibraryDescription: u.LibraryDescription,
-		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource,
+		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource, MaxRequest: u.MaxRequest,
 	}
 	if u.SlotID != nil {
 		id := *u.SlotID
@@ -146,6 +154,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("p11: MaxSessions %d is negative", c.MaxSessions)
 	case c.BackoffMin < 0 || c.BackoffMax < 0:
 		return errors.New("p11: back-off durations must not be negative")
+	case c.MaxRequest != 0 && (c.MaxRequest < MinRequest || c.MaxRequest > MaxChunk):
+		return fmt.Errorf("p11: MaxRequest (x-max-request) is %d bytes, want 0 (the default, %d) or %d to %d: the output checks need %d bytes per call",
+			c.MaxRequest, MaxChunk, MinRequest, MaxChunk, MinRequest)
 	}
 	if c.LibraryVersion != "" {
 		if _, _, err := parseVersion(c.LibraryVersion); err != nil {
@@ -168,6 +179,9 @@ func (c Config) withDefaults() Config {
 		c.BackoffMax = DefaultBackoffMax
 	}
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	if c.MaxRequest == 0 {
+		c.MaxRequest = MaxChunk
+	}
 	if c.SlotID != nil {
 		id := *c.SlotID
 		c.SlotID = &id

@@ -92,6 +92,19 @@
 //     token stops at once ([ErrLoginFatal]) and C_Login is never called again
 //     with that PIN, since retries lock tokens. A token that already reports
 //     CKF_USER_PIN_LOCKED is not even tried.
+//   - CKR_DATA_LEN_RANGE, CKR_ARGUMENTS_BAD, CKR_HOST_MEMORY or
+//     CKR_DEVICE_MEMORY to a C_GenerateRandom request above [MinRequest]
+//     (32) bytes: the module refuses a request that large (a network HSM's
+//     transport may carry less than [MaxChunk]). The request is halved, down
+//     to MinRequest, and asked again on the same session; the token keeps the
+//     size that worked as its request limit (Stats.MaxRequest) and never asks
+//     for more again. The refusals count in Stats.Errors, but the token stays
+//     up and its back-off is untouched. The limit starts at Config.MaxRequest
+//     (URI attribute x-max-request), MaxChunk by default; it never rises by
+//     itself, because every try above it would be refused again, so a memory
+//     error during a passing shortage lowers it until the token is reopened
+//     (more calls, the same output). A token that refuses even MinRequest
+//     bytes is a fault like the others: down, with an error that says so.
 //
 // Every error names the PKCS#11 function and return code by name and says
 // what the user can do; see [Error]. [Pool] spreads requests over several
@@ -100,9 +113,10 @@
 //
 // # Output checks
 //
-// Requests are split into calls of at most [MaxChunk] (64 KiB) bytes: SoftHSM
-// returns zeros for requests over 2 GiB, and one huge call would hold a thread
-// and a session for long. Each block is refused when short, all zero or a
+// Requests are split into calls of at most the token's request limit,
+// [MaxChunk] (64 KiB) bytes or less (see above): SoftHSM returns zeros for
+// requests over 2 GiB, and one huge call would hold a thread and a session
+// for long. Each block is refused when short, all zero or a
 // repeat of the previous block; the rules and their false-alarm odds are in
 // check.go. These checks catch a broken token or library; they do not make
 // its output an SP 800-90B entropy source, and hsmrand runs the continuous
@@ -122,5 +136,7 @@
 //
 // Tokens are selected, not enumerated for keys: the object, type and id
 // attributes of a URI are ignored. pin-source accepts files only. Vendor
-// path attributes ("x-...") are refused. module-name needs module-path.
+// path attributes ("x-...") are refused; of the vendor query attributes only
+// x-max-request is understood, the others are ignored. module-name needs
+// module-path.
 package p11

@@ -125,7 +125,15 @@ func (t *Token) reconnect() error {
 func (t *Token) locate() error {
 	gen := t.lib.generation()
 	slot, info, err := t.find(gen)
-	if err != nil && moduleWide(err) {
+	// A network module re-initialised while its server was still away
+	// can come up with an empty slot list, and keep it after the server
+	// returns until the next re-initialisation (p11-kit's client does): in
+	// an outage that already took a re-initialisation, a missing token is
+	// the module's fault too.
+	t.mu.Lock()
+	reinited := t.reinited
+	t.mu.Unlock()
+	if err != nil && (moduleWide(err) || reinited && errors.Is(err, ErrTokenNotFound)) {
 		ok, why := t.reinit(gen)
 		switch {
 		case ok:
@@ -148,6 +156,7 @@ func (t *Token) locate() error {
 	}
 	t.lib.succeeded()
 	t.mu.Lock()
+	t.reinited = false
 	t.slot, t.label, t.serial, t.gen = slot, info.Label, info.SerialNumber, gen
 	t.epoch++
 	t.idle = nil
@@ -185,6 +194,7 @@ func (t *Token) reinit(gen uint64) (bool, error) {
 	if ok {
 		t.mu.Lock()
 		t.st.reinits++
+		t.reinited = true
 		t.mu.Unlock()
 	}
 	return ok, err

@@ -17,6 +17,11 @@ type Stats struct {
 	Latency time.Duration // total time spent in those calls
 	Logins  uint64        // C_Login calls made
 
+	// MaxRequest is the largest C_GenerateRandom request now made to the
+	// token: Config.MaxRequest (MaxChunk by default), or less once the
+	// token refused a larger request (its refusals count in Errors).
+	MaxRequest int
+
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
 	// Reinitializations counts the module re-initialisations (C_Finalize
@@ -32,12 +37,14 @@ type Stats struct {
 	RetryAt   time.Time // when a token that is down is looked for again
 }
 
-// counters are the Token's running totals; guarded by Token.mu.
+// counters are the Token's running totals, and the request limit it has
+// learned; guarded by Token.mu.
 type counters struct {
 	calls, bytes, logins, reopens, recoveries, reinits uint64
 	latency                                            time.Duration
 	errors                                             map[string]uint64
 	lastError                                          string
+	maxRequest                                         int // 0: Config.MaxRequest; see limit.go
 }
 
 // Stats returns a snapshot of the token's counters and state.
@@ -47,7 +54,8 @@ func (t *Token) Stats() Stats {
 	s := Stats{
 		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
 		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
-		Reopens: t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
+		MaxRequest: t.maxRequestLocked(),
+		Reopens:    t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
 		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
 	}
 	if t.state == StateDown {

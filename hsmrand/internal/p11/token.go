@@ -65,6 +65,7 @@ type Token struct {
 	backoff  time.Duration
 	retryAt  time.Time
 	since    time.Time // when the token last went from up to down
+	reinited bool      // the module was re-initialised in this outage
 	last     blockTag  // tag of the previous block, for the repetition check
 	hasLast  bool
 	st       counters
