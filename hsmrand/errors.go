@@ -25,6 +25,17 @@ var (
 	// re-login, the token's RNG gone, the source exhausted). Under
 	// FailClosed it is sticky.
 	ErrSourceFailed = errors.New("hsmrand: HSM source failed for good")
+
+	// ErrLogin: the token refused the PIN (CKR_PIN_INCORRECT,
+	// CKR_PIN_LOCKED, CKR_PIN_LEN_RANGE, CKR_PIN_EXPIRED, ...), needs a
+	// login that is not configured, or reports its user PIN locked or on
+	// its final try, so that no login was attempted; or the PIN read from
+	// its source is empty or longer than the token allows. A PIN is
+	// presented once and never again: trying
+	// again, or restarting, cannot help and can lock the token. Open's
+	// errors match it with errors.Is; a re-login refused later is
+	// ErrSourceFailed and matches it too.
+	ErrLogin = p11.ErrLoginFatal
 )
 
 // PKCS11Error is a failed PKCS#11 call: the function (Func, such as

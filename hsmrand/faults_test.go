@@ -329,7 +329,7 @@ func TestFaultHang(t *testing.T) {
 func TestFaultInstalledNeverErrors(t *testing.T) {
 	r, ctl := openFaulty(t, Options{HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond,
 		Reseed: ReseedPolicy{Bytes: 4096}})
-	restore := Install(r)
+	restore := install(t, r)
 	defer restore()
 	setFaults(t, ctl, faultp11.Fail("C_GenerateRandom", pkcs11.CKR_DEVICE_ERROR, -1))
 	go func() {

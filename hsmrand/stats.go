@@ -125,6 +125,10 @@ type TokenStats struct {
 	Bytes   uint64        // the bytes they returned
 	Latency time.Duration // their total duration
 	Logins  uint64        // C_Login calls made (at most one per session opened)
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW before the
+	// last login: a login failed since the last good one, and a few more
+	// wrong PINs lock the token.
+	PINCountLow bool
 
 	// MaxRequest is the largest C_GenerateRandom call now made to the
 	// token, in bytes: Config.MaxRequest (or the URI's x-max-request),
@@ -151,7 +155,7 @@ func tokenStats(ps []p11.Stats) []TokenStats {
 	for i, p := range ps {
 		ts[i] = TokenStats{
 			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
-			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins, MaxRequest: p.MaxRequest,
+			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins, MaxRequest: p.MaxRequest, PINCountLow: p.PINCountLow,
 			Reopens: p.Reopens, Recoveries: p.Recoveries, Reinitializations: p.Reinitializations,
 			Errors: p.Errors, LastError: p.LastError,
 		}

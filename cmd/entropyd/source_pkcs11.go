@@ -66,6 +66,9 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	hc.Policy = hsmrand.FailClosed
 	hc.PredictionResistance = true
 	hc.Shards = 1
+	// The mixer's OS input must not wait for the kernel RNG to be ready
+	// (early boot): see kernelRandom.
+	hc.OS = osInput()
 	hc.Deadline = cfg.sourceTimeout
 	// Buffered token bytes last no longer than a feed period: no seed
 	// material waits longer, and the token is asked at least once a
@@ -138,6 +141,8 @@ func (p *pkcs11Source) onStateChange(_, to hsmrand.State, cause error) {
 		return
 	}
 	switch st := s.getState(); {
+	case to == hsmrand.StateClosed:
+		// entropyd closed the Reader: a stop, not an outage.
 	case to != hsmrand.StateHealthy && st == stateHealthy:
 		msg := "the token is not delivering; going on with the other sources"
 		if cause != nil {
@@ -157,6 +162,12 @@ func (p *pkcs11Source) attach(s *source) {
 	s.upstreamOK = func() bool { return hsmrand.State(p.state.Load()) == hsmrand.StateHealthy }
 	s.upstreamWait = p.waitHealthy
 	p.src.Store(s)
+	for _, t := range p.r.Stats().Tokens {
+		if t.PINCountLow {
+			s.log.Warn("the token reported CKF_USER_PIN_COUNT_LOW before the login: a wrong PIN was given since the last good login, and a few more lock it",
+				"token", t.Label, "serial", t.Serial)
+		}
+	}
 }
 
 // openPKCS11 opens the token cfg names, waiting at most --startup-timeout

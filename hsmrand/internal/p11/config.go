@@ -207,20 +207,7 @@ func (c *Config) loadPIN() ([]byte, error) {
 	if !filepath.IsAbs(path) {
 		return nil, errors.New("p11: pin-source must name an absolute path (the value given is not shown, in case it is a PIN)")
 	}
-	pin, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("p11: pin-source: %w", err)
-	}
-	n := len(pin)
-	for n > 0 && (pin[n-1] == '\n' || pin[n-1] == '\r') {
-		n--
-	}
-	if n == 0 {
-		clear(pin)
-		return nil, fmt.Errorf("p11: pin-source %s is empty", path)
-	}
-	clear(pin[n:])
-	return pin[:n], nil
+	return readPINFile(path)
 }
 
 // selection describes the selection fields for error messages. Labels,

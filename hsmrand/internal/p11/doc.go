@@ -90,8 +90,18 @@
 //     back by itself when it answers: within BackoffMax of its return.
 //   - CKR_PIN_INCORRECT, CKR_PIN_LOCKED and the other login refusals: the
 //     token stops at once ([ErrLoginFatal]) and C_Login is never called again
-//     with that PIN, since retries lock tokens. A token that already reports
-//     CKF_USER_PIN_LOCKED is not even tried.
+//     with that PIN, since retries lock tokens. Before every login the
+//     token's C_GetTokenInfo flags are read: a token that reports
+//     CKF_USER_PIN_LOCKED or CKF_USER_PIN_FINAL_TRY is not tried (one more
+//     wrong PIN would lock it; nothing here can tell a right PIN from a
+//     wrong one without trying), and neither is a PIN longer than its
+//     ulMaxPinLen or shorter than its ulMinPinLen; the error says what to
+//     do. CKF_USER_PIN_COUNT_LOW (a login failed since the last good one)
+//     does not stop the login and is reported in [Stats].PINCountLow.
+//   - A PIN source (pin-source, a file, a FIFO, a systemd credential) is
+//     read with a bound of [MaxPINSource] (256) bytes besides a final
+//     newline: a longer source, or an empty one, is refused as a login
+//     error without reading on, and the error shows none of its bytes.
 //   - CKR_DATA_LEN_RANGE, CKR_ARGUMENTS_BAD, CKR_HOST_MEMORY or
 //     CKR_DEVICE_MEMORY to a C_GenerateRandom request above [MinRequest]
 //     (32) bytes: the module refuses a request that large (a network HSM's

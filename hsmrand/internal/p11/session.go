@@ -158,6 +158,7 @@ func (t *Token) locate() error {
 	t.mu.Lock()
 	t.reinited = false
 	t.slot, t.label, t.serial, t.gen = slot, info.Label, info.SerialNumber, gen
+	t.pinCountLow = t.login && pinFlagsOf(&info).countLow
 	t.epoch++
 	t.idle = nil
 	t.loggedIn = false

@@ -1,6 +1,7 @@
 package p11
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -197,7 +198,26 @@ func TestSoftHSMWrongPINTriedOnce(t *testing.T) {
 		t.Fatalf("right PIN after the wrong one: %v", err)
 	}
 	mustRead(t, tok, 32)
+	// SoftHSM sets CKF_USER_PIN_COUNT_LOW after a failed login; the token
+	// reports it.
+	assert.True(t, tok.Stats().PINCountLow, "CKF_USER_PIN_COUNT_LOW after a wrong PIN is not reported")
 	tok.Close()
+}
+
+// TestSoftHSMPINTooLong: a PIN longer than SoftHSM's ulMaxPinLen (255) is
+// refused before C_Login, which is never called with it.
+func TestSoftHSMPINTooLong(t *testing.T) {
+	needSoftHSM(t)
+	ctx, release, err := modules.acquire(hsm.alpha.Module)
+	require.NoError(t, err)
+	counter := &countingModule{module: ctx}
+	long := bytes.Repeat([]byte("p"), 300)
+	cfg := Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: long}
+	_, err = newToken(t.Context(), cfg, counter, release, bytes.Clone(long), false)
+	require.ErrorIs(t, err, ErrLoginFatal)
+	assert.ErrorContains(t, err, "ulMaxPinLen 255")
+	assert.NotContains(t, err.Error(), "ppp")
+	assert.Zero(t, counter.logins.Load(), "C_Login called with a PIN the token cannot take")
 }
 
 func TestSoftHSMWrongLabel(t *testing.T) {

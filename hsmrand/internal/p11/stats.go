@@ -16,6 +16,10 @@ type Stats struct {
 	Bytes   uint64        // bytes those calls returned (requests are at least 32 bytes)
 	Latency time.Duration // total time spent in those calls
 	Logins  uint64        // C_Login calls made
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before logging in: a login has failed since the last
+	// good one, and a few more wrong PINs lock it.
+	PINCountLow bool
 
 	// MaxRequest is the largest C_GenerateRandom request now made to the
 	// token: Config.MaxRequest (MaxChunk by default), or less once the
@@ -54,8 +58,8 @@ func (t *Token) Stats() Stats {
 	s := Stats{
 		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
 		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
-		MaxRequest: t.maxRequestLocked(),
-		Reopens:    t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
+		MaxRequest: t.maxRequestLocked(), PINCountLow: t.pinCountLow,
+		Reopens: t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
 		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
 	}
 	if t.state == StateDown {

@@ -62,13 +62,16 @@ type Token struct {
 	gen      uint64 // the module generation the token last found itself in
 	idle     []session
 	loggedIn bool
-	backoff  time.Duration
-	retryAt  time.Time
-	since    time.Time // when the token last went from up to down
-	reinited bool      // the module was re-initialised in this outage
-	last     blockTag  // tag of the previous block, for the repetition check
-	hasLast  bool
-	st       counters
+	// pinCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before the login (a PIN is configured).
+	pinCountLow bool
+	backoff     time.Duration
+	retryAt     time.Time
+	since       time.Time // when the token last went from up to down
+	reinited    bool      // the module was re-initialised in this outage
+	last        blockTag  // tag of the previous block, for the repetition check
+	hasLast     bool
+	st          counters
 }
 
 // session is a session handle, the token epoch in which it was opened and
