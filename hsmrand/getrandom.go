@@ -93,9 +93,10 @@ func (r *Reader) getRandomLive(b []byte) error {
 
 // liveError gives a failed live draw the Reader's error.
 func (r *Reader) liveError(ctx context.Context, err error) error {
+	if e := r.stickyError(); e != nil {
+		return e
+	}
 	switch {
-	case r.sticky.Load() != nil:
-		return r.sticky.Load().err
 	case errors.Is(err, ErrHealthFailure), errors.Is(err, ErrSourceFailed), errors.Is(err, ErrUnavailable):
 		return err
 	case permanent(err):

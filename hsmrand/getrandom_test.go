@@ -3,6 +3,7 @@ package hsmrand
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -291,4 +292,26 @@ func TestConfigFromEnvGetRandom(t *testing.T) {
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), EnvGetRandom)
+}
+
+// TestStickyBeforeTheReport: in the moment between the pool ending the
+// stream and its report reaching the Reader (onSourceFailed), a GetRandom
+// that meets the failure makes it sticky under FailClosed, so a Read just
+// after it fails with the same error instead of being served.
+func TestStickyBeforeTheReport(t *testing.T) {
+	r := newFakeReader(t, newFakeSource(36), Options{HSMBuffer: MinHSMBuffer})
+	cause := fmt.Errorf("%w: test", ErrHealthFailure)
+	p := r.pool
+	p.mu.Lock() // what pool.fail does before it reports
+	clear(p.buf)
+	p.head, p.n, p.oldest = 0, 0, time.Time{}
+	p.fatal, p.down, p.downSince = cause, cause, time.Now()
+	p.mu.Unlock()
+
+	b, err := r.GetRandom(32)
+	assert.Nil(t, b)
+	require.Equal(t, cause, err)
+	buf := make([]byte, 32)
+	_, err = r.Read(buf)
+	assert.Equal(t, cause, err)
 }

@@ -23,7 +23,7 @@ import (
 // fails the call.
 func (r *Reader) drawLive(ctx context.Context, n int) (*wipingReader, error) {
 	if err := r.pool.fatalError(); err != nil {
-		return nil, err // the stream is over (Degrade; FailClosed made it sticky)
+		return nil, err // the stream is over
 	}
 	got := make([]byte, n)
 	for filled := 0; filled < n; {

@@ -125,13 +125,32 @@ func (r *Reader) Read(p []byte) (int, error) {
 // readError turns a mixer error into the Reader's: the sticky error if one
 // was set meanwhile, ErrClosed, or the error with context.
 func (r *Reader) readError(err error) error {
-	if e := r.sticky.Load(); e != nil {
-		return e.err
+	if e := r.stickyError(); e != nil {
+		return e
 	}
 	if errors.Is(err, mixer.ErrClosed) || errors.Is(err, ErrClosed) {
 		return ErrClosed
 	}
 	return fmt.Errorf("hsmrand: read: %w", err)
+}
+
+// stickyError returns the error every read returns from now on, or nil.
+// Under FailClosed it also sets it when the pool has ended the stream but
+// its report (onSourceFailed) is still on its way, so that the read that
+// met the failure and every read after it return the same error.
+func (r *Reader) stickyError() error {
+	if e := r.sticky.Load(); e != nil {
+		return e.err
+	}
+	if r.cfg.policy != FailClosed {
+		return nil
+	}
+	fatal := r.pool.fatalError()
+	if fatal == nil {
+		return nil
+	}
+	r.sticky.CompareAndSwap(nil, &stickyErr{fatal})
+	return r.sticky.Load().err
 }
 
 // Close stops the refiller, wipes the HSM buffer and the mixer's state and
