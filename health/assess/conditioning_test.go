@@ -126,7 +126,7 @@ func TestConditioningRejects(t *testing.T) {
 		{Vetted: true, NIn: 8, NOut: 8, NW: 8, HIn: 0},
 		{Vetted: true, NIn: 8, NOut: 8, NW: 8, HIn: 9},
 		{Vetted: true, NIn: 8, NOut: 8, NW: 8, HIn: math.NaN()},
-		{NIn: 8, NOut: 8, NW: 8, HIn: 4},               // h' missing
+		{NIn: 8, NOut: 8, NW: 8, HIn: 4},              // h' missing
 		{NIn: 8, NOut: 8, NW: 8, HIn: 4, HPrime: 1.5}, // h' above 1
 	} {
 		_, err := Conditioning(p)
