@@ -23,8 +23,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	var coded interface{ ExitCode() int }
 	switch {
 	case err == nil || errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &coded): // a status of its own, such as assess --restart's
+		fmt.Fprintln(os.Stderr, "entropyd:", err)
+		os.Exit(coded.ExitCode())
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, "entropyd:", err)
 		os.Exit(2)
