@@ -26,14 +26,16 @@ This is a process-level restart: it restarts what entropyd does when it
 starts, not the noise source below it.
   hwrng   /dev/hwrng is closed and opened again. The kernel's hw_random driver
           and the device keep running, and bytes the driver had buffered may
-          be served first; to restart the device itself, reset it or reload
-          its driver between rows from a FIFO writer (below).
+          be served first.
   os      Nothing below entropyd restarts: getrandom(2) serves the kernel's
           DRBG, whose output an SP 800-90B assessment cannot judge.
   file    A regular file continues where the last row stopped (a recording
           is split into rows, not replayed). A FIFO is closed and opened
           again between rows; a row that finds an immediate end of file
           (the previous writer still closing) opens it once more.
+To restart the noise source itself (power-cycle or reset the device, reload
+its driver), record one row per run and restart it in between:
+  for i in $(seq 1000); do reset-my-device; entropyd sample --n 1000; done > restarts.bin
 
 A PKCS#11 token is not a source here: entropyd never writes raw HSM bytes
 anywhere (they seed DRBGs), and an HSM's C_GenerateRandom output is already
