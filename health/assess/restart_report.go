@@ -31,6 +31,7 @@ type RestartReport struct {
 // the IID track there is only the "Overall" entry, which carries the IID
 // tests' verdicts (each true only if it passed on both rows and columns)
 // and the permutation counts, the rows' three objects then the columns'.
+// Its mean and median are the samples' (the tool leaves both 0 there).
 type RestartTestCase struct {
 	DataWordSize *float64 `json:"dataWordSize,omitempty"`
 	HC           *float64 `json:"h_c,omitempty"`
