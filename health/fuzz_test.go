@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 )
 
 // fuzzConfigs are the configurations FuzzChunking picks from: small windows
@@ -36,14 +38,11 @@ func FuzzChunking(f *testing.F) {
 	f.Add(make([]byte, 3000), []byte{7, 0, 200}, uint8(0))
 	f.Add(cycle(5000, 0, 256), []byte{1, 2, 3, 250}, uint8(5))
 	f.Add(spread(512, 30, 9, 256), []byte{17}, uint8(5))
-	if dir := testdataDir(f); dir != "" {
+	if dir, err := nistdata.Find(); err == nil { // seeds beside the ones above
 		for i, name := range []string{"rand8_short", "truerand_1bit", "biased-random-bytes", "normal", "ringOsc-nist", "truerand_4bit"} {
 			b, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin"))
 			if err != nil {
-				if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-					f.Fatal(err)
-				}
-				continue
+				f.Fatal(err)
 			}
 			for sel := range fuzzConfigs() {
 				f.Add(b[:min(len(b), 8192)], []byte{byte(13 * i), 64, 1}, uint8(sel))

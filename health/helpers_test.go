@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 )
 
 // newTester returns a Tester for cfg or fails the test.
@@ -82,31 +84,14 @@ func positions(p []byte, a byte) []int {
 	return at
 }
 
-// testdataDir returns the directory HSMENTROPY_TESTDATA names, or "" when
-// it is unset; with HSMENTROPY_REQUIRE_TESTDATA=1 an unset variable fails.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("HSMENTROPY_TESTDATA")
-	if dir == "" && os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-		t.Fatal("HSMENTROPY_TESTDATA is unset and HSMENTROPY_REQUIRE_TESTDATA=1")
-	}
-	return dir
-}
-
-// readTestdata reads a file of the NIST reference data, skipping the test
-// when it is not there (failing it when HSMENTROPY_REQUIRE_TESTDATA=1).
+// readTestdata reads a file of NIST's reference data (internal/nistdata),
+// skipping the test when there is none (failing it when
+// HSMENTROPY_REQUIRE_TESTDATA=1).
 func readTestdata(t testing.TB, rel string) []byte {
 	t.Helper()
-	dir := testdataDir(t)
-	if dir == "" {
-		t.Skip("HSMENTROPY_TESTDATA is unset: skipping the test on NIST reference data")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, rel))
+	b, err := os.ReadFile(filepath.Join(nistdata.Dir(t), filepath.FromSlash(rel)))
 	if err != nil {
-		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("NIST reference data missing: %v", err)
+		t.Fatal(err)
 	}
 	return b
 }

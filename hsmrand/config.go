@@ -20,11 +20,23 @@ const (
 	// the demand; 5 s covers a network HSM's fail-over.
 	DefaultDeadline = 5 * time.Second
 
+	// MaxHSMRequest is the largest request to the HSM, and the largest
+	// C_GenerateRandom call made (64 KiB). PKCS#11 sets no maximum; this
+	// one bounds how long a call holds a session and an OS thread.
+	// Config.MaxRequest lowers it, and a token that refuses a request as too
+	// large is asked for half as much, down to MinHSMRequest.
+	MaxHSMRequest = p11.MaxChunk
+
+	// MinHSMRequest is the smallest request limit a token may have (32
+	// bytes): the token layer's output checks need that many bytes per
+	// C_GenerateRandom call. A token that refuses it is taken down.
+	MinHSMRequest = p11.MinRequest
+
 	// DefaultHSMBuffer is the number of health-tested HSM bytes kept ready:
-	// one C_GenerateRandom call of p11.MaxChunk (64 KiB). The mixer takes
+	// one request of MaxHSMRequest (64 KiB). The mixer takes
 	// mixer.SeedLen (48) bytes per reseed, so this lasts 1,365 reseeds, or
 	// 1,365 GetRandom calls, while a slow HSM refills it.
-	DefaultHSMBuffer = p11.MaxChunk
+	DefaultHSMBuffer = MaxHSMRequest
 
 	// MinHSMBuffer is the smallest HSMBuffer: twice the SP 800-90B start-up
 	// test (health.StartUpSamples), so that a draw of half a buffer still
@@ -38,12 +50,19 @@ const (
 	// shown in Stats) even when the demand is low.
 	DefaultMaxBufferAge = 5 * time.Minute
 
+	// DefaultProbeInterval is how long the refiller lets the HSM go
+	// unasked before a small request (32 bytes) checks that it still
+	// answers. With it an outage shows in Stats, State and OnStateChange
+	// within about 10 s when the HSM answers with an error, and within 10 s
+	// plus Options.Deadline when it hangs, however full the buffer is.
+	DefaultProbeInterval = 10 * time.Second
+
 	// MaxHSMBuffer bounds HSMBuffer: the buffer holds secrets, and a larger
 	// one only postpones what the HSM's speed decides.
-	MaxHSMBuffer = 256 * p11.MaxChunk
+	MaxHSMBuffer = 256 * MaxHSMRequest
 
-	// maxDraw is the largest single request to the source: one p11 chunk.
-	maxDraw = p11.MaxChunk
+	// maxDraw is the largest single request to the source.
+	maxDraw = MaxHSMRequest
 )
 
 // Policy says what a Reader does when the HSM cannot supply healthy bytes.
@@ -121,9 +140,18 @@ type Options struct {
 	HSMBuffer int
 
 	// MaxBufferAge is how long HSM bytes may wait in the buffer unused:
-	// then they are wiped (Stats.Expired) and drawn afresh. 0 means
-	// DefaultMaxBufferAge; negative means no limit.
+	// then they are wiped (Stats.Expired) and drawn afresh. The limit is
+	// hard: a timer wipes expired bytes when they expire, whatever the
+	// refiller is doing (waiting on a hung HSM, backing off), and a seeding
+	// never takes a byte older than it. 0 means DefaultMaxBufferAge;
+	// negative means no limit.
 	MaxBufferAge time.Duration
+
+	// ProbeInterval is the liveness probe's period: when the HSM has not
+	// been asked for this long (the buffer is full), a 32-byte request
+	// checks that it still answers (Stats.Probes). 0 means
+	// DefaultProbeInterval; negative turns the probe off.
+	ProbeInterval time.Duration
 
 	// Reseed is the mixer's reseed policy.
 	Reseed ReseedPolicy
@@ -156,6 +184,7 @@ type settings struct {
 	health   health.Config
 	hsmBuf   int
 	maxAge   time.Duration // 0: no limit
+	probe    time.Duration // 0: no probe
 	mixer    mixer.Config  // Primary and OnPrimaryError are set by newReader
 }
 
@@ -168,6 +197,7 @@ func (o *Options) settings() (settings, error) {
 		health:   o.Health,
 		hsmBuf:   o.HSMBuffer,
 		maxAge:   o.MaxBufferAge,
+		probe:    o.ProbeInterval,
 		mixer: mixer.Config{
 			OS:                   o.OS,
 			Shards:               o.Shards,
@@ -200,6 +230,12 @@ func (o *Options) settings() (settings, error) {
 		s.maxAge = DefaultMaxBufferAge
 	case s.maxAge < 0:
 		s.maxAge = 0
+	}
+	switch {
+	case s.probe == 0:
+		s.probe = DefaultProbeInterval
+	case s.probe < 0:
+		s.probe = 0
 	}
 	if s.mixer.OS == nil {
 		s.mixer.OS = systemReader
@@ -253,6 +289,25 @@ type Config struct {
 	// defaults, 100 ms and 30 s.
 	BackoffMin, BackoffMax time.Duration
 
+	// NoReinitialize forbids re-initialising the PKCS#11 module
+	// (C_Finalize, C_Initialize) to recover from a module-wide failure.
+	// Network modules that never reconnect by themselves (p11-kit's client
+	// after its server restarts) then stay down until the process restarts.
+	// Set it when other code in the process uses the same module and must
+	// not have its sessions ended; see "Recovery" in the package
+	// documentation.
+	NoReinitialize bool
+
+	// MaxRequest is the largest C_GenerateRandom call, per token, in bytes:
+	// 0 means MaxHSMRequest (64 KiB), otherwise MinHSMRequest to
+	// MaxHSMRequest. A token's URI attribute x-max-request overrides it for
+	// that token. A token that refuses a request as too large
+	// (CKR_DATA_LEN_RANGE, CKR_ARGUMENTS_BAD, a memory error) is asked
+	// again for half as much, without a fault, and keeps the size that
+	// works (TokenStats.MaxRequest); set this for a module known to carry
+	// less, to spare it those first refusals.
+	MaxRequest int
+
 	Options
 }
 
@@ -274,7 +329,7 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		pc := p11.Config{
 			ModulePath: c.ModulePath, TokenLabel: c.TokenLabel, Serial: c.Serial,
 			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, MaxSessions: c.MaxSessions,
-			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, NoReinitialize: c.NoReinitialize, MaxRequest: c.MaxRequest,
 		}
 		if c.SlotID != nil {
 			id := *c.SlotID
@@ -301,6 +356,10 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		}
 		pc.MaxSessions = c.MaxSessions
 		pc.BackoffMin, pc.BackoffMax = c.BackoffMin, c.BackoffMax
+		pc.NoReinitialize = c.NoReinitialize
+		if pc.MaxRequest == 0 { // no x-max-request in the URI
+			pc.MaxRequest = c.MaxRequest
+		}
 		cfgs = append(cfgs, pc)
 	}
 	return cfgs, nil

@@ -25,10 +25,53 @@
 // topping it up when it is half empty. Reads never call the HSM: after Open
 // returns, a Read waits on the HSM only if the buffer runs dry, which takes
 // an HSM that is down or much slower than the demand. Bytes that wait in
-// the buffer longer than Options.MaxBufferAge (5 minutes) are wiped and
-// drawn afresh: seed material does not linger in memory, and the HSM is
-// asked at least that often, so an outage shows in Stats even when little
-// is read.
+// the buffer longer than Options.MaxBufferAge (5 minutes) are wiped when
+// they expire, by a timer of their own, whatever the refiller is doing
+// (waiting on a hung HSM, backing off), and a seeding never takes an older
+// byte: seed material does not linger in memory.
+//
+// # Liveness and recovery
+//
+// When the buffer is full nothing needs the HSM, so a liveness probe asks
+// it for 32 bytes whenever it has not been asked for
+// Options.ProbeInterval (10 s): an HSM that goes away shows in Stats, the
+// State and OnStateChange within about 10 s when it answers with an error,
+// and within 10 s plus Options.Deadline when its request hangs (a request
+// in flight for a whole deadline marks the HSM down, whether or not a read
+// waits on it). While the HSM is down the refiller asks again every second
+// at most, and the token layer looks for the token after its own back-off
+// (Config.BackoffMin doubling to BackoffMax, 30 s): a token that returns
+// is in use again within BackoffMax, plus a second, of its return.
+//
+// Some network HSM libraries never reconnect by themselves: after their
+// server restarts, every call (C_GetSlotList included) answers
+// CKR_DEVICE_ERROR until the module is finalised and initialised again.
+// When the whole module fails that way and no call of hsmrand's on it has
+// worked since, hsmrand re-initialises it, once per back-off, only if its
+// own C_Initialize started the module, never under a call, and then logs
+// in once. This ends every session on the module in the process, other
+// code's included: Config.NoReinitialize forbids it, for programs that
+// share the module (the token then comes back only if the module does).
+// hsmrand never calls C_Finalize otherwise, not even at Close: other code
+// in the process may use the module, which stays initialised until the
+// process exits. Stats.Tokens counts re-initialisations per token.
+//
+// In a pool of tokens ([Config.FailoverURIs]) permanence is per token: the
+// Reader fails for good only when every token has (a refused PIN, no RNG);
+// while any token may come back, an error of the others is transient.
+//
+// PKCS#11 sets no maximum for one C_GenerateRandom call, and some modules
+// carry less than 64 KiB (a network HSM's transport may have a small
+// message size): they refuse a larger request with CKR_DATA_LEN_RANGE,
+// CKR_ARGUMENTS_BAD, CKR_HOST_MEMORY or CKR_DEVICE_MEMORY. The p11 layer
+// then asks again for half as much, down to MinHSMRequest (32 bytes, the
+// least its output checks work on), without a fault: the token stays up
+// and the request succeeds in several calls. Each token keeps the size
+// that worked as its limit (TokenStats.MaxRequest) and never asks for more
+// again until it is reopened; the refusals count in TokenStats.Errors.
+// Config.MaxRequest, or the URI attribute x-max-request, sets the limit
+// from the start. A token that refuses even 32 bytes is a fault, reported
+// as such.
 //
 // The output comes from package mixer's construction: CTR_DRBG with AES-256
 // and no derivation function (SP 800-90A Rev. 1, Section 10.2.1), in
@@ -94,27 +137,91 @@
 // getting randomness rather than getting weaker randomness), and under
 // Degrade it serves from the OS. Stats.InstalledWaits counts its waits.
 // A Reader closed while installed hands crypto/rand back to the Reader it
-// replaced.
+// replaced. [Installed] returns the Reader installed (hsmrand/autoinstall's
+// Reader returns the one it installed), for its Stats.
 //
-// # Go 1.26 and GODEBUG=cryptocustomrand
+// What Install changes in the process, and how to opt out of each part:
+//
+//   - crypto/rand.Reader, always: crypto/rand.Read, crypto/rand.Text,
+//     ed25519.GenerateKey(r) with r = crypto/rand.Reader, and every library
+//     that reads crypto/rand.Reader itself draw from the Reader. To keep
+//     any of them on Go's generator, do not Install: read the Reader
+//     directly, or pass it where an API takes a reader.
+//   - GODEBUG=cryptocustomrand=1, only with InstallOptions.KeyGeneration
+//     (see below). The zero options leave GODEBUG alone.
+//
+// Installs nest: each Install pushes, each restore takes its own entry off
+// wherever it is, crypto/rand.Reader is the last Reader installed and not
+// restored, and the setting stays on while any install that asked for it
+// remains. After the last restore, crypto/rand.Reader and GODEBUG are as
+// they were before the first Install (what other code set in between is
+// left alone). Install fails, changing nothing, when it cannot do what was
+// asked (FIPS 140-3 mode, below; an explicit cryptocustomrand=0).
+//
+// # Key generation: Go 1.26 and GODEBUG=cryptocustomrand
 //
 // Since Go 1.26, crypto/ecdsa, crypto/rsa, crypto/ecdh, crypto/dsa,
 // crypto/rand.Prime and ed25519.GenerateKey(nil) ignore crypto/rand.Reader
-// and the reader they are passed, and use the standard library's own
-// source, unless GODEBUG=cryptocustomrand=1 is in effect
-// (crypto/internal/rand.CustomReader reads the setting on every call).
-// crypto/rand.Read, ed25519.GenerateKey(r) and code that reads
-// crypto/rand.Reader itself use an installed Reader in any case.
+// and the reader they are passed, and use Go's own generator (seeded from
+// the kernel), unless GODEBUG=cryptocustomrand=1 is in effect
+// (crypto/internal/rand.CustomReader reads the setting on every call). So
+// by default an installed Reader does not make ECDSA, RSA or ECDH keys, nor
+// their signatures' nonces, nor RSA encryption padding: those stay with Go.
 //
-// A GODEBUG change made with os.Setenv takes effect at once, so Install appends
-// cryptocustomrand=1 to GODEBUG, and its restore function takes it out again.
-// If the GODEBUG variable already names cryptocustomrand, Install leaves it as
-// it is: a program that wants key generation on the standard library's source
-// runs with GODEBUG=cryptocustomrand=0. (A //go:debug directive only sets the
-// default, which the variable overrides, so it does not stop Install.) Go says
-// the setting will be removed in a future release; from then on only
-// crypto/rand.Read, ed25519.GenerateKey(r) and code that reads
-// crypto/rand.Reader itself can use the HSM.
+// InstallOptions.KeyGeneration asks for them to come from the Reader too.
+// A GODEBUG change made with os.Setenv takes effect at once, so Install
+// appends cryptocustomrand=1 to GODEBUG (the user's other settings are
+// kept), and the last restore puts the variable back. The setting is
+// process-wide and not ours alone: with it, those functions use whatever
+// reader any code in the process passes them, and a nil reader, which Go
+// 1.26 documents as fine (ecdh.P256().GenerateKey(nil),
+// ecdsa.GenerateKey(c, nil)), panics. Child processes started with the
+// process's environment (exec.Cmd with a nil Env) inherit GODEBUG, and Go
+// children then behave the same way: give them [Environ], the environment
+// without what Install added. If GODEBUG already sets cryptocustomrand to
+// anything but 1, Install with KeyGeneration fails and says so: the
+// environment's choice is kept. If the setting is on already (a
+// //go:debug line, or a main module whose go.mod says go 1.25 or older,
+// which makes it the binary's default), Install has nothing to add, and
+// key generation follows crypto/rand.Reader with or without the option.
+// Go says the setting will be removed in a future release; from then on
+// only crypto/rand.Read and code that reads crypto/rand.Reader itself can
+// use the HSM.
+//
+// Built with Go 1.25 there is no such setting: ecdsa, rsa and ecdh use
+// whatever reader they are passed, so code that passes crypto/rand.Reader
+// makes its keys from an installed Reader whatever the options say (Go
+// 1.25 has no nil-reader default for ecdh and ecdsa: pass a reader).
+// KeyGeneration changes nothing there.
+//
+// # FIPS 140-3 mode
+//
+// hsmrand is outside the boundary of Go's FIPS 140-3 module: its CTR_DRBG
+// is not the module's approved DRBG, and no public API feeds that DRBG.
+// Install reads crypto/fips140 (Enabled, and Enforced for fips140=only):
+//
+//   - GODEBUG=fips140=only: Go allows only its own generator, and its key
+//     generation refuses any other reader ("only crypto/rand.Reader is
+//     allowed in FIPS 140-only mode"). Install refuses, whatever the
+//     options, and changes nothing: an installed Reader would serve
+//     crypto/rand.Read from outside the module and, before Go 1.26, make
+//     every key generation fail. hsmrand/autoinstall then stops the
+//     program.
+//   - GODEBUG=fips140=on, or a GOFIPS140 build: Install replaces
+//     crypto/rand.Reader; crypto/rand.Read then serves bytes from outside
+//     the module. Keys stay with Go's approved DRBG by default (Go 1.26).
+//     KeyGeneration puts key generation on the Reader: those keys are then
+//     drawn outside Go's module, and Go marks each such call non-approved
+//     internally; ask for it only if that is acceptable. Where keys would
+//     follow the Reader without being asked (Go 1.25, or cryptocustomrand=1
+//     in effect), Install without KeyGeneration fails rather than take key
+//     generation out of the module silently.
+//
+// The honest path for a program that must stay inside the module: leave
+// crypto/rand.Reader to Go and feed the kernel from the HSM with entropyd.
+// Go's v1.0.0 module seeds its DRBG from the kernel (getrandom), and newer
+// modules also mix kernel bytes into every read as additional input, so
+// entropyd is how HSM randomness reaches a FIPS-mode Go program.
 //
 // # Sessions and concurrency
 //
@@ -126,7 +233,7 @@
 // back, so no session is ever shared and at most one cgo call per Reader
 // is in flight, blocking one OS thread. The module context is shared with
 // the rest of the process and initialised once; closing the last Reader
-// finalises it only if hsmrand initialised it. When another handle closes
+// leaves it initialised (see Liveness and recovery). When another handle closes
 // the sessions (C_CloseAllSessions) or the token is re-plugged, the p11
 // layer reopens a session, logs in again and finds the token anew, by its
 // label or serial, while reads go on from the buffer.
@@ -172,7 +279,10 @@
 //     are left to the garbage collector.
 //   - PINs: a Config's PIN is a []byte, copied by Open and wiped on Close;
 //     fmt never prints it, and no error contains it. A wrong PIN is
-//     presented once and never retried, since retries lock tokens. Prefer a
+//     presented once and never retried, since retries lock tokens, and not
+//     at all when the token reports its user PIN locked or on its final try
+//     ([ErrLogin]; Stats.Tokens shows CKF_USER_PIN_COUNT_LOW). A pin-source
+//     file is read with a 256-byte bound. Prefer a
 //     pin-source file to pin-value in a URI or VAULT_HSM_PIN, which arrive
 //     as strings and cannot be wiped.
 //

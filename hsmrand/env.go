@@ -2,6 +2,7 @@ package hsmrand
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,14 +22,16 @@ const (
 	EnvPolicy = "HSMRAND_POLICY"
 	// EnvDeadline is Options.Deadline as a Go duration ("5s").
 	EnvDeadline = "HSMRAND_DEADLINE"
+	// EnvMaxRequest is Config.MaxRequest, in bytes ("4096").
+	EnvMaxRequest = "HSMRAND_MAX_REQUEST"
 )
 
 // ConfigFromEnv builds a Config from the environment, through getenv
 // (os.Getenv): the token from HSMRAND_URI (and HSMRAND_FAILOVER_URIS) or,
 // when that is unset, from the variables of Vault's PKCS#11 seal
 // (VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL, VAULT_HSM_PIN); the
-// policy from HSMRAND_POLICY and HSMRAND_DEADLINE. Errors name variables,
-// never their values.
+// policy from HSMRAND_POLICY and HSMRAND_DEADLINE; the request limit from
+// HSMRAND_MAX_REQUEST. Errors name variables, never their values.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	switch {
@@ -64,6 +67,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a positive duration such as 5s", EnvDeadline, v)
 		}
 		c.Deadline = d
+	}
+	if v := getenv(EnvMaxRequest); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < MinHSMRequest || n > MaxHSMRequest {
+			clear(c.PIN)
+			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a number of bytes from %d to %d", EnvMaxRequest, v, MinHSMRequest, MaxHSMRequest)
+		}
+		c.MaxRequest = n
 	}
 	return c, nil
 }

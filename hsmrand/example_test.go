@@ -62,15 +62,22 @@ func ExampleNew() {
 	// Output: 32 <nil> healthy
 }
 
-// ExampleInstall makes the Reader crypto/rand.Reader. Install also sets
-// GODEBUG=cryptocustomrand=1, so that Go 1.26's ecdsa.GenerateKey uses it.
+// ExampleInstall makes the Reader crypto/rand.Reader. Without
+// InstallOptions nothing else changes: since Go 1.26, ecdsa, rsa and ecdh
+// keys stay on Go's own generator. KeyGeneration routes them through the
+// Reader too. Install refuses under GODEBUG=fips140=only, so the example
+// has no fixed output.
 func ExampleInstall() {
 	r, err := hsmrand.New(rand.Reader, hsmrand.Options{})
 	if err != nil {
 		panic(err)
 	}
 	defer r.Close()
-	restore := hsmrand.Install(r)
+	restore, err := hsmrand.Install(r, &hsmrand.InstallOptions{KeyGeneration: true})
+	if err != nil {
+		fmt.Println(err) // the reason, and what to do instead
+		return
+	}
 	defer restore()
 
 	before := r.Stats().BytesServed
@@ -78,7 +85,6 @@ func ExampleInstall() {
 		panic(err)
 	}
 	fmt.Println("key drawn from the HSM reader:", r.Stats().BytesServed > before)
-	// Output: key drawn from the HSM reader: true
 }
 
 // ExampleReader_GetRandom uses the Reader as go-kms-wrapping's

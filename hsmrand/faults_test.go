@@ -23,9 +23,9 @@ import (
 // The tests of this file reach SoftHSM through libfaultp11.so
 // (internal/faultp11), which injects faults below miekg/pkcs11, so that
 // they go through the real cgo calls, the p11 layer's recovery and the
-// Reader's policies. Each test owns the module for its life: the Reader's
-// Close finalises it, and the next Open initialises it again with the
-// test's own control file.
+// Reader's policies. The module is initialised once per process (the p11
+// layer never finalises it), so every test drives the one control file
+// TestMain made (hsm.ctl), starting and ending with no faults.
 
 // Back-off bounds of the faulty token: a token that comes back is in use
 // again within faultBackoffMax (plus the jitter and one refill).
@@ -41,11 +41,10 @@ func openFaulty(t *testing.T, opts Options) (*Reader, *faultp11.Control) {
 	t.Helper()
 	needSoftHSM(t)
 	module := faultp11.Module(t)
-	ctl := faultp11.New(t.TempDir())
+	ctl := hsm.ctl
 	if err := ctl.Clear(); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(faultp11.ControlEnv, ctl.Path())
 	r, err := Open(t.Context(), Config{
 		ModulePath: module, TokenLabel: hsm.faults.Label, PIN: []byte(hsm.faults.PIN),
 		BackoffMin: faultBackoffMin, BackoffMax: faultBackoffMax, Options: opts,
@@ -330,7 +329,7 @@ func TestFaultHang(t *testing.T) {
 func TestFaultInstalledNeverErrors(t *testing.T) {
 	r, ctl := openFaulty(t, Options{HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond,
 		Reseed: ReseedPolicy{Bytes: 4096}})
-	restore := Install(r)
+	restore := install(t, r)
 	defer restore()
 	setFaults(t, ctl, faultp11.Fail("C_GenerateRandom", pkcs11.CKR_DEVICE_ERROR, -1))
 	go func() {

@@ -39,6 +39,10 @@ const (
 	refillBackoffMax = time.Second
 )
 
+// probeSize is the liveness probe's request: the p11 layer's smallest
+// C_GenerateRandom, and enough for the health tests to see.
+const probeSize = 32
+
 // permanent reports whether a source error ends the HSM stream for good.
 func permanent(err error) bool {
 	return errors.Is(err, p11.ErrLoginFatal) || errors.Is(err, p11.ErrNoRNG) ||
@@ -66,6 +70,7 @@ type pool struct {
 	policy   Policy
 	deadline time.Duration
 	maxAge   time.Duration // 0: buffered bytes never expire
+	probe    time.Duration // 0: no liveness probe
 
 	want   chan struct{} // capacity 1: wakes the refiller
 	cancel context.CancelFunc
@@ -76,6 +81,7 @@ type pool struct {
 	buf       []byte        // ring: buf[head:], then buf[:...], n bytes unread
 	head, n   int           // every byte outside the unread ones is zero
 	oldest    time.Time     // when the buffer last went from empty to not: no unread byte is older; zero when n == 0
+	ageTimer  *time.Timer   // wipes the buffer when its oldest bytes reach maxAge; nil without a limit
 	changed   chan struct{} // closed and replaced when bytes arrive or the stream's state changes
 	down      error         // why the stream is down; nil when up
 	downSince time.Time     // since when it has been unable to deliver; zero when up
@@ -87,20 +93,24 @@ type pool struct {
 
 // poolCounters are the pool's running totals; guarded by pool.mu.
 type poolCounters struct {
-	calls, bytes, errors, used, quarantined, expired uint64
-	latency, maxLatency                              time.Duration
-	buffered                                         int
-	lastError                                        string
+	calls, bytes, errors, used, quarantined, expired, probes uint64
+	latency, maxLatency                                      time.Duration
+	buffered                                                 int
+	lastError                                                string
 }
 
 // newPool starts the refiller. size is the buffer's capacity.
 func newPool(src source, tester *health.Tester, events poolEvents, s *settings) *pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{
-		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline, maxAge: s.maxAge,
+		src: src, tester: tester, events: events, policy: s.policy, deadline: s.deadline, maxAge: s.maxAge, probe: s.probe,
 		want: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 		chunk: make([]byte, min(s.hsmBuf, maxDraw)),
 		buf:   make([]byte, s.hsmBuf), changed: make(chan struct{}),
+	}
+	if p.maxAge > 0 {
+		p.ageTimer = time.AfterFunc(time.Hour, p.expire)
+		p.ageTimer.Stop()
 	}
 	go p.refill(ctx)
 	return p
@@ -127,6 +137,7 @@ func (p *pool) Read(b []byte) (int, error) {
 	}()
 	p.mu.Lock()
 	for {
+		p.expireLocked() // no byte older than maxAge enters a seed
 		switch {
 		case p.closed:
 			p.mu.Unlock()
@@ -199,6 +210,9 @@ func (p *pool) take(b []byte) int {
 func (p *pool) put(b []byte) {
 	if p.n == 0 && len(b) > 0 {
 		p.oldest = time.Now()
+		if p.ageTimer != nil {
+			p.ageTimer.Reset(p.maxAge)
+		}
 	}
 	for len(b) > 0 {
 		tail := (p.head + p.n) % len(p.buf)
@@ -212,30 +226,30 @@ func (p *pool) put(b []byte) {
 	}
 }
 
-// expiry returns a channel that fires when the oldest buffered bytes reach
-// maxAge, or nil (never) when they cannot: no limit, or nothing buffered.
-func (p *pool) expiry() <-chan time.Time {
-	p.mu.Lock()
-	oldest := p.oldest
-	p.mu.Unlock()
-	if p.maxAge <= 0 || oldest.IsZero() {
-		return nil
-	}
-	return time.After(time.Until(oldest.Add(p.maxAge)))
-}
-
-// expire wipes the buffer if its oldest bytes have waited maxAge: seed
-// material does not linger, and the refiller's next request checks that
-// the HSM still answers.
+// expire is the age timer's function: it wipes the buffer if its oldest
+// bytes have waited maxAge, whatever the refiller is doing (drawing from a
+// hung HSM, backing off): seed material does not linger, and the refiller
+// is woken to draw afresh, which also checks that the HSM still answers.
 func (p *pool) expire() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.oldest.IsZero() || time.Since(p.oldest) < p.maxAge {
+	p.expireLocked()
+}
+
+// expireLocked wipes the buffer if its oldest bytes have waited maxAge, or
+// re-arms the age timer for when they will have. p.mu is held.
+func (p *pool) expireLocked() {
+	if p.maxAge <= 0 || p.oldest.IsZero() || p.closed {
+		return
+	}
+	if left := p.maxAge - time.Since(p.oldest); left > 0 {
+		p.ageTimer.Reset(left)
 		return
 	}
 	clear(p.buf)
 	p.st.expired += uint64(p.n)
 	p.head, p.n, p.oldest = 0, 0, time.Time{}
+	p.wake()
 }
 
 // wake asks the refiller to top the buffer up.
@@ -260,21 +274,45 @@ func (p *pool) signal() {
 func (p *pool) refill(ctx context.Context) {
 	defer close(p.done)
 	backoff := time.Duration(0)
+	// The liveness probe: when the buffer is full and nothing has asked
+	// the HSM for p.probe, a small request checks that it still answers.
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
+	lastDraw := time.Now()
 	for {
 		p.mu.Lock()
-		space := len(p.buf) - p.n
+		space, down := len(p.buf)-p.n, p.down != nil
 		p.mu.Unlock()
+		probe := false
 		if space < len(p.buf)/2 {
+			// While the HSM is down, ask again after the refiller's own
+			// back-off (the token layer answers at once until its own
+			// back-off ends), so that it is in use again as soon as the
+			// token layer finds it.
+			every := p.probe
+			if down {
+				every = min(every, max(backoff, refillBackoffMin))
+			}
+			var probeC <-chan time.Time
+			if every > 0 {
+				idle.Reset(max(0, time.Until(lastDraw.Add(every))))
+				probeC = idle.C
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-p.want:
-			case <-p.expiry():
-				p.expire()
+				continue
+			case <-probeC:
+				probe = true
 			}
-			continue
 		}
 		block := p.chunk[:min(space, len(p.chunk))]
+		if probe {
+			block = p.chunk[:probeSize]
+		}
+		lastDraw = time.Now()
 		err := p.draw(ctx, block)
 		if ctx.Err() != nil {
 			clear(block)
@@ -305,6 +343,10 @@ func (p *pool) refill(ctx context.Context) {
 			continue
 		}
 		p.mu.Lock()
+		if probe {
+			p.st.probes++
+			usable = usable[:min(len(usable), len(p.buf)-p.n)] // the rest is wiped below
+		}
 		p.put(usable)
 		wasDown := p.down != nil
 		p.down, p.downSince = nil, time.Time{}
@@ -323,7 +365,11 @@ func (p *pool) draw(ctx context.Context, block []byte) error {
 	p.mu.Lock()
 	p.drawing = start
 	p.mu.Unlock()
+	// A request that hangs (a network HSM whose connection stalls) shows
+	// as an outage after one deadline, even when no read is waiting.
+	watchdog := time.AfterFunc(p.deadline, func() { p.stalled() })
 	err := p.src.GenerateRandom(ctx, block)
+	watchdog.Stop()
 	d := time.Since(start)
 	p.mu.Lock()
 	p.drawing = time.Time{}
@@ -467,6 +513,9 @@ func (p *pool) close() {
 	p.cancel()
 	<-p.done
 	p.mu.Lock()
+	if p.ageTimer != nil {
+		p.ageTimer.Stop()
+	}
 	clear(p.buf)
 	clear(p.chunk)
 	p.head, p.n, p.oldest = 0, 0, time.Time{}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
 	"github.com/miekg/pkcs11" // test only: a second handle that closes our sessions
 )
@@ -25,6 +26,11 @@ var hsm struct {
 	main, spare *softhsmtest.Token
 	faults      *softhsmtest.Token // used only through libfaultp11.so
 	pinFile     string
+	// ctl drives libfaultp11.so. The module reads FAULTP11_CONTROL at
+	// C_Initialize, and the p11 layer initialises a module once per
+	// process, so every test shares this one control file.
+	ctl *faultp11.Control
+	log string // the module's call log (FAULTP11_LOG), emptied by tests that read it
 }
 
 func TestMain(m *testing.M) {
@@ -57,6 +63,14 @@ func setupSoftHSM(root string) error {
 		return err
 	}
 	if hsm.faults, err = d.InitToken("hsmrand-faults", "", ""); err != nil {
+		return err
+	}
+	hsm.ctl = faultp11.New(root)
+	if err := os.Setenv(faultp11.ControlEnv, hsm.ctl.Path()); err != nil {
+		return err
+	}
+	hsm.log = filepath.Join(root, "faultp11-calls.log")
+	if err := os.Setenv(faultp11.LogEnv, hsm.log); err != nil {
 		return err
 	}
 	hsm.pinFile = filepath.Join(root, "main.pin")

@@ -55,10 +55,11 @@ type Stats struct {
 	// are in flight). ReadErrors counts failed ones, ErrClosed aside.
 	Reads, BytesServed, ReadErrors uint64
 
-	// HSMCalls counts requests to the HSM (C_GenerateRandom calls of up to
-	// 64 KiB, or reads of the primary io.Reader), HSMBytes the bytes they
-	// returned; HSMLatency is their total duration and HSMMaxLatency the
-	// longest. HSMErrors counts the requests that failed.
+	// HSMCalls counts requests to the HSM (of up to MaxHSMRequest bytes:
+	// one C_GenerateRandom call, or several for a token with a smaller
+	// request limit; or reads of the primary io.Reader), HSMBytes the
+	// bytes they returned; HSMLatency is their total duration and
+	// HSMMaxLatency the longest. HSMErrors counts the requests that failed.
 	HSMCalls, HSMBytes, HSMErrors uint64
 	HSMLatency, HSMMaxLatency     time.Duration
 	// HSMBuffered is the number of health-tested HSM bytes ready now;
@@ -82,6 +83,10 @@ type Stats struct {
 	// Expired counts the HSM bytes wiped unused because they waited in the
 	// buffer longer than Options.MaxBufferAge.
 	Expired uint64
+
+	// Probes counts the liveness probes that the HSM answered with healthy
+	// bytes (Options.ProbeInterval); failed ones count in HSMErrors.
+	Probes uint64
 
 	// DegradedTime is the total time spent in StateDegraded, the current
 	// spell included. InstalledWaits counts the times an installed Reader
@@ -112,9 +117,22 @@ type TokenStats struct {
 	Bytes   uint64        // the bytes they returned
 	Latency time.Duration // their total duration
 	Logins  uint64        // C_Login calls made (at most one per session opened)
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW before the
+	// last login: a login failed since the last good one, and a few more
+	// wrong PINs lock the token.
+	PINCountLow bool
+
+	// MaxRequest is the largest C_GenerateRandom call now made to the
+	// token, in bytes: Config.MaxRequest (or the URI's x-max-request),
+	// MaxHSMRequest by default, or less once the token refused a larger
+	// call (those refusals count in Errors, and are not faults).
+	MaxRequest int
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
+	// Reinitializations counts the module re-initialisations (C_Finalize,
+	// C_Initialize) this token made to recover (see the package doc).
+	Reinitializations uint64
 
 	// Errors counts faults by return code name ("CKR_DEVICE_REMOVED"),
 	// "bad-block" for output that failed the block checks (short, all
@@ -129,8 +147,9 @@ func tokenStats(ps []p11.Stats) []TokenStats {
 	for i, p := range ps {
 		ts[i] = TokenStats{
 			Label: p.Label, Serial: p.Serial, Slot: p.Slot, State: p.State.String(),
-			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins,
-			Reopens: p.Reopens, Recoveries: p.Recoveries, Errors: p.Errors, LastError: p.LastError,
+			Calls: p.Calls, Bytes: p.Bytes, Latency: p.Latency, Logins: p.Logins, MaxRequest: p.MaxRequest, PINCountLow: p.PINCountLow,
+			Reopens: p.Reopens, Recoveries: p.Recoveries, Reinitializations: p.Reinitializations,
+			Errors: p.Errors, LastError: p.LastError,
 		}
 	}
 	return ts
@@ -168,6 +187,7 @@ func (r *Reader) Stats() Stats {
 		HealthFailures: uint64(h.RCT.Intermittent + h.RCT.Permanent + h.APT.Intermittent + h.APT.Permanent),
 		Quarantined:    p.quarantined,
 		Expired:        p.expired,
+		Probes:         p.probes,
 		Health:         h,
 		InstalledWaits: r.installedWaits.Load(),
 		LastError:      p.lastError,

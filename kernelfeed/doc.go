@@ -25,6 +25,13 @@
 // returns EAGAIN. While the kernel is not ready, [Feeder.Feed] credits
 // Config.BitsPerByte bits per byte fed, never more than 8 per byte; the
 // kernel does not check the credit against the length, so the cap is ours.
+// The credit must not exceed the min-entropy of the input behind the bytes
+// fed: bytes that come out of a DRBG carry no more entropy than the seed
+// material drawn for them, however many there are. [Feeder.FeedCredited]
+// takes that bound from the caller and credits min(BitsPerByte × len(p),
+// maxBits); entropyd passes, for each feed, BitsPerByte × the bytes of
+// credited source input (HSM bytes, raw device bytes) drawn for that feed
+// alone, so no input byte is ever credited twice.
 // Once the kernel is ready, bytes are still mixed into the pool but credited
 // with 0 bits, and [Result.Credited] says so. Mixed bytes take effect at the
 // kernel's next reseed of its CRNG (about every 60 s), or at once when

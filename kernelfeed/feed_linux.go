@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -79,6 +80,13 @@ func (fd *Feeder) ioctl(req uint, arg []byte) error {
 // Config.Reseed it then asks the kernel to reseed its CRNG, once it is
 // ready. On error, Result says how much was fed before it.
 func (fd *Feeder) Feed(p []byte) (Result, error) {
+	return fd.FeedCredited(p, math.MaxInt)
+}
+
+// FeedCredited is Feed with the credit capped at maxBits over the whole of
+// p: the caller's bound on the min-entropy of the input behind p (see
+// Crediting in the package documentation). maxBits <= 0 credits nothing.
+func (fd *Feeder) FeedCredited(p []byte, maxBits int) (Result, error) {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	if fd.closed {
@@ -87,7 +95,7 @@ func (fd *Feeder) Feed(p []byte) (Result, error) {
 	var res Result
 	for len(p) > 0 {
 		chunk := p[:min(len(p), MaxChunk)]
-		credited, ready, err := fd.feedChunk(chunk)
+		credited, ready, err := fd.feedChunk(chunk, max(0, maxBits-res.Credited))
 		res.KernelReady = ready
 		if err != nil {
 			return res, err
@@ -132,7 +140,7 @@ func (fd *Feeder) FeedFrom(r io.Reader, n int) (Result, error) {
 	return res, nil
 }
 
-func (fd *Feeder) feedChunk(chunk []byte) (credited int, ready bool, err error) {
+func (fd *Feeder) feedChunk(chunk []byte, maxBits int) (credited int, ready bool, err error) {
 	if !fd.ready {
 		r, err := fd.kernelReady()
 		if err != nil {
@@ -143,7 +151,7 @@ func (fd *Feeder) feedChunk(chunk []byte) (credited int, ready bool, err error) 
 		fd.stats.KernelReady = r
 	}
 	if !fd.ready {
-		credited = Credit(len(chunk), fd.cfg.BitsPerByte)
+		credited = min(Credit(len(chunk), fd.cfg.BitsPerByte), maxBits)
 	}
 	arg := encodePoolInfo(fd.buf[:], int32(credited), chunk)
 	err = fd.ioctl(unix.RNDADDENTROPY, arg)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"os"
 	"os/exec"
 	"strings"
@@ -199,5 +201,36 @@ func TestContainerRoot(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "CAP_SYS_ADMIN") {
 		t.Errorf("error does not name the capability:\n%s", out)
+	}
+}
+
+// TestFeedCreditedCapsCredit: the credit never exceeds the caller's bound
+// on the input behind the bytes, spread over MaxChunk chunks, and 0 or a
+// negative bound credits nothing (through the real ioctl, with a Feeder
+// that believes the kernel RNG is not ready).
+func TestFeedCreditedCapsCredit(t *testing.T) {
+	needRoot(t)
+	fd, err := Open(Config{BitsPerByte: 6})
+	if errors.Is(err, ErrNotPermitted) && os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") != "1" {
+		t.Skipf("kernelfeed: SKIPPED: root without CAP_SYS_ADMIN in the initial user namespace: %v", err)
+	}
+	require.NoError(t, err)
+	defer fd.Close()
+	fd.kernelReady = func() (bool, error) { return false, nil }
+	data := make([]byte, MaxChunk+100)
+	rand.Read(data)
+	for _, tc := range []struct{ limit, want int }{
+		{288, 288},                         // 48 HSM bytes at 6 bits, below 6 × len
+		{MaxChunk*6 + 10, MaxChunk*6 + 10}, // spans both chunks
+		{1 << 30, (MaxChunk + 100) * 6},    // the bytes' own credit is the cap
+		{0, 0},
+		{-5, 0},
+	} {
+		before := fd.Stats().CreditedBits
+		res, err := fd.FeedCredited(data, tc.limit)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, res.Credited, "limit %d", tc.limit)
+		assert.Equal(t, uint64(tc.want), fd.Stats().CreditedBits-before, "limit %d", tc.limit)
+		assert.Equal(t, len(data), res.Bytes)
 	}
 }

@@ -10,7 +10,10 @@ type Feeder struct{}
 // Open returns ErrUnsupported on systems other than Linux.
 func Open(cfg Config) (*Feeder, error) { return nil, ErrUnsupported }
 
-func (fd *Feeder) Feed(p []byte) (Result, error)               { return Result{}, ErrUnsupported }
+func (fd *Feeder) Feed(p []byte) (Result, error) { return Result{}, ErrUnsupported }
+func (fd *Feeder) FeedCredited(p []byte, maxBits int) (Result, error) {
+	return Result{}, ErrUnsupported
+}
 func (fd *Feeder) FeedFrom(r io.Reader, n int) (Result, error) { return Result{}, ErrUnsupported }
 func (fd *Feeder) Reseed() error                               { return ErrUnsupported }
 func (fd *Feeder) Stats() Stats                                { return Stats{} }

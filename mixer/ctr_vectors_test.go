@@ -11,11 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 )
 
 // The NIST CAVP SP 800-90A vectors (CAVS 14.3, drbgtestvectors.zip), from
 // https://csrc.nist.gov/projects/cryptographic-algorithm-validation-program/random-number-generators
-// The files are read from $HSMENTROPY_TESTDATA/drbgvectors; see ctrInlineVectors
+// The files are read from the drbgvectors directory of the reference data
+// (testdata/nist, or $HSMENTROPY_TESTDATA; see internal/nistdata); see ctrInlineVectors
 // for the records kept in this file.
 var ctrVectorFiles = []string{
 	"no_reseed_CTR_DRBG_AES-256_no_df.rsp",
@@ -209,34 +212,17 @@ func (rec *ctrRecord) run() ([]byte, error) {
 	return out, nil
 }
 
-// ctrTestdataFile returns the path of a shared test-data file, or skips the
-// test (fails it when HSMENTROPY_REQUIRE_TESTDATA=1) when it is unavailable.
-func ctrTestdataFile(t *testing.T, rel string) string {
+// ctrVectorFile returns the path of a CAVP vector file (see ctrVectorFiles).
+func ctrVectorFile(t *testing.T, name string) string {
 	t.Helper()
-	miss := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-			t.Fatal(msg + " (HSMENTROPY_REQUIRE_TESTDATA=1)")
-		}
-		t.Skip(msg + "; set HSMENTROPY_TESTDATA to the NIST test-data directory")
-	}
-	dir := os.Getenv("HSMENTROPY_TESTDATA")
-	if dir == "" {
-		miss("HSMENTROPY_TESTDATA is not set")
-	}
-	path := filepath.Join(dir, rel)
-	if _, err := os.Stat(path); err != nil {
-		miss("test data unavailable: %v", err)
-	}
-	return path
+	return filepath.Join(nistdata.Dir(t), "drbgvectors", name)
 }
 
 func TestCTRCAVPVectors(t *testing.T) {
 	total, files := 0, 0
 	for _, name := range ctrVectorFiles {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(ctrTestdataFile(t, filepath.Join("drbgvectors", name)))
+			data, err := os.ReadFile(ctrVectorFile(t, name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +263,7 @@ func TestCTRCAVPVectors(t *testing.T) {
 // ctrInlineVectors are COUNT = 0 records of the CAVS 14.3 files named in each
 // comment, from
 // https://csrc.nist.gov/projects/cryptographic-algorithm-validation-program/random-number-generators
-// They check the DRBG on a fresh clone without the shared test data; the
+// They check the DRBG even where the reference data is not at hand; the
 // self-test holds one pr_false record per mode (ctrSelfTestVectors).
 const ctrInlineVectors = `
 # no_reseed_CTR_DRBG_AES-256_no_df.rsp, first section

@@ -3,7 +3,6 @@ package mixer
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -31,7 +30,7 @@ func TestMixerCAVPVectors(t *testing.T) {
 		"pr_true_CTR_DRBG_AES-256_no_df.rsp",
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := ctrTestdataFile(t, filepath.Join("drbgvectors", name))
+			path := ctrVectorFile(t, name)
 			f, err := os.Open(path)
 			if err != nil {
 				t.Fatal(err)

@@ -66,7 +66,13 @@ if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label: *$LABEL *$"; then
 fi
 
 # 3. Build entropyd.
-say "building entropyd"
+# The first build compiles the dependencies (cgo for PKCS#11 among them) and
+# takes about a minute; later ones take seconds.
+if [ -x "$STATE/entropyd" ]; then
+	say "building entropyd"
+else
+	say "building entropyd (the first build takes about a minute)"
+fi
 go build -o "$STATE/entropyd" ./cmd/entropyd
 
 # 4. Run it.
@@ -84,6 +90,8 @@ entropyd is starting against the SoftHSM token '$LABEL' ($note).
   metrics:  curl -s http://$LISTEN/metrics | grep ^entropyd_
   health:   curl -s http://$LISTEN/healthz http://$LISTEN/readyz
   logs:     below, one line per event
+  token:    SOFTHSM2_CONF=$SOFTHSM2_CONF softhsm2-util --show-slots
+            (or pkcs11-tool --module $MODULE with the same SOFTHSM2_CONF)
   state:    $STATE (token, PIN, binary); delete it to start afresh
   stop:     Ctrl-C
 

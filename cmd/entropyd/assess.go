@@ -223,7 +223,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: assess: %w", errUsage, err)
+			return nil, flagError("assess", fs, err)
 		}
 		if fs.NArg() == 0 {
 			return pos, nil

@@ -2,46 +2,23 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// restartDir returns $HSMENTROPY_TESTDATA/sp800-90b-restart, the restart
-// sets with NIST's ea_restart results; it skips (or, with
-// HSMENTROPY_REQUIRE_TESTDATA=1, fails) when they are missing.
+// restartDir returns the restart sets with NIST's ea_restart results (see
+// internal/nistdata); it skips (or, with HSMENTROPY_REQUIRE_TESTDATA=1,
+// fails) when they are missing.
 func restartDir(t *testing.T) string {
 	t.Helper()
-	root := os.Getenv("HSMENTROPY_TESTDATA")
-	dir := filepath.Join(root, "sp800-90b-restart")
-	if _, err := os.Stat(filepath.Join(dir, "S4.bin")); root == "" || err != nil {
-		msg := "SP 800-90B restart reference data unavailable; set HSMENTROPY_TESTDATA to the directory holding sp800-90b-restart/"
-		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dir
-}
-
-// exitCode returns the status main exits with for err.
-func exitCode(err error) int {
-	var coded interface{ ExitCode() int }
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &coded):
-		return coded.ExitCode()
-	case errors.Is(err, errUsage):
-		return 2
-	}
-	return 1
+	return filepath.Join(nistdata.Dir(t), "sp800-90b-restart")
 }
 
 // TestAssessRestartJSONMatchesTool runs the tool's command lines for the
@@ -63,7 +40,7 @@ func TestAssessRestartJSONMatchesTool(t *testing.T) {
 			hI := strings.Fields(tool["commandline"].(string))[8]
 			out, stderr, err := runCmd(t, nil, "assess", "--restart", "--non-iid", "--bits", c.bits,
 				"--h-initial", hI, "--json", filepath.Join(dir, c.name+".bin"))
-			assert.Equal(t, c.status, exitCode(err), "exit status (%v; %s)", err, stderr)
+			assert.Equal(t, c.status, exitStatusOf(err), "exit status (%v; %s)", err, stderr)
 			var ours map[string]any
 			require.NoError(t, json.Unmarshal([]byte(out), &ours), out)
 			for _, k := range []string{"IID", "errorLevel", "errorMessage", "type", "sha256"} {
@@ -104,9 +81,17 @@ func TestAssessRestartValidationStatus(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "alternating.bin")
 	require.NoError(t, os.WriteFile(file, raw, 0o600))
 	out, _, err := runCmd(t, nil, "assess", "--restart", "--bits", "1", "--h-initial", "0.9", file)
-	assert.Equal(t, exitRestartValidation, exitCode(err), "%v", err)
+	assert.Equal(t, exitRestartValidation, exitStatusOf(err), "%v", err)
 	assert.Contains(t, out, "Restart Sanity Check Passed")
 	assert.Contains(t, out, "Validation Testing Failed")
 	assert.ErrorContains(t, err, "restart validation failed")
 	assert.NotContains(t, out, "min(H_r, H_c, H_I)")
+}
+
+// exitStatusOf returns the status main exits with for err.
+func exitStatusOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	return exitStatus(err)
 }

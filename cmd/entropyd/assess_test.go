@@ -11,23 +11,16 @@ import (
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/health/assess"
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 )
 
-// sp90bDir returns $HSMENTROPY_TESTDATA/sp800-90b, the sample files of
-// NIST's SP800-90B_EntropyAssessment v1.1.7 with the JSON its ea_non_iid
-// printed for each; it skips (or, with HSMENTROPY_REQUIRE_TESTDATA=1, fails)
-// when they are missing.
+// sp90bDir returns the sample files of NIST's SP800-90B_EntropyAssessment
+// v1.1.7 with the JSON its ea_non_iid printed for each (internal/nistdata);
+// it skips (or, with HSMENTROPY_REQUIRE_TESTDATA=1, fails) when there is no
+// reference data.
 func sp90bDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(os.Getenv("HSMENTROPY_TESTDATA"), "sp800-90b")
-	if _, err := os.Stat(filepath.Join(dir, "rand1_short.bin")); os.Getenv("HSMENTROPY_TESTDATA") == "" || err != nil {
-		msg := "SP 800-90B reference data unavailable; set HSMENTROPY_TESTDATA to the directory holding sp800-90b/"
-		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dir
+	return filepath.Join(nistdata.Dir(t), "sp800-90b")
 }
 
 // runCmd runs entropyd with args and stdin, returning stdout and stderr.

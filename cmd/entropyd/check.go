@@ -16,7 +16,7 @@ import (
 // start-up health tests (SP 800-90B §4.3), checks that the kernel can be fed,
 // prints a report and fails when any of it failed.
 func runCheck(ctx context.Context, s streams, args []string) error {
-	cfg, _, err := loadConfig("check", args, os.LookupEnv, s.stderr)
+	cfg, _, err := loadConfig("check", args, os.LookupEnv, s.stdout)
 	if err != nil {
 		return err
 	}
@@ -43,6 +43,9 @@ func runCheck(ctx context.Context, s streams, args []string) error {
 		waitSettled(ctx, src)
 	}
 	failed := writeCheckReport(s.stdout, set, osErr)
+	if note := cfg.noHSMNote(); note != "" {
+		fmt.Fprintf(s.stdout, "note: %s\n", note)
+	}
 	cancel()
 	if !cfg.noFeed {
 		f, err := kernelfeed.Open(kernelfeed.Config{Device: cfg.device})

@@ -55,42 +55,43 @@ func parseConfigFile(r io.Reader) ([]setting, error) {
 	return out, nil
 }
 
-// loadConfig parses args into a runConfig and fills every option not given
-// as a flag from its environment variable (set, even empty, counts), then from
-// the configuration file: flags win over the environment, which wins over the
-// file.
-func loadConfig(name string, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (*runConfig, *flag.FlagSet, error) {
-	c := new(runConfig)
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs)
-	fs.Usage = func() { writeRunUsage(fs, name) }
+// loadConfig parses the arguments of cmd ("run" or "check") into a
+// runConfig and fills every option not given as a flag from its environment
+// variable (set, even empty, counts), then from the configuration file:
+// flags win over the environment, which wins over the file. It records where
+// each option came from, for error messages. With -h or --help it prints
+// cmd's help to stdout and returns flag.ErrHelp.
+func loadConfig(cmd string, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) (*runConfig, *flag.FlagSet, error) {
+	c := &runConfig{origin: map[string]string{}}
+	fs := newFlagSet(cmd, c)
+	fs.SetOutput(io.Discard) // errors are returned, in entropyd's terms
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if isHelp(err) {
+			writeUsage(stdout, cmd, fs)
 			return nil, nil, err
 		}
-		return nil, nil, usageError("%v", err)
+		return nil, nil, flagError(cmd, fs, err)
 	}
 	if fs.NArg() > 0 {
-		return nil, nil, usageError("entropyd %s takes no arguments, got %q", name, fs.Args())
+		return nil, nil, usageError("entropyd %s takes no arguments, got %q", cmd, fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { c.origin[f.Name] = "--" + f.Name })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envPrefix + envName(f.Name)
-		if v, ok := lookupEnv(env); ok && !given[f.Name] && err == nil {
+		if v, ok := lookupEnv(env); ok && c.origin[f.Name] == "" && err == nil {
 			if setErr := fs.Set(f.Name, v); setErr != nil {
-				err = usageError("invalid value %q for %s (--%s): %v", v, env, f.Name, setErr)
+				err = usageError("invalid value %q for %s: %v%s", v, env, setErr, wantedValue(f))
 			}
-			given[f.Name] = true
+			c.origin[f.Name] = env
 		}
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if c.configFile != "" {
-		if err := c.applyFile(fs, given); err != nil {
+		if err := c.applyFile(cmd, fs); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -100,53 +101,37 @@ func loadConfig(name string, args []string, lookupEnv func(string) (string, bool
 	return c, fs, nil
 }
 
-// applyFile sets, from the configuration file, the options not given.
-func (c *runConfig) applyFile(fs *flag.FlagSet, given map[string]bool) error {
+// applyFile sets, from the configuration file, the options not given. The
+// file is shared by run and check: check ignores run's other options.
+func (c *runConfig) applyFile(cmd string, fs *flag.FlagSet) error {
+	name := c.from("config")
 	f, err := os.Open(c.configFile)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return usageError("%s: %v", name, err) // the error names the file
 	}
 	defer f.Close()
 	settings, err := parseConfigFile(f)
 	if err != nil {
-		return usageError("config file %s: %v", c.configFile, err)
+		return usageError("%s: %s: %v", name, c.configFile, err)
 	}
 	for _, s := range settings {
+		at := fmt.Sprintf("%s:%d", c.configFile, s.line)
 		switch {
 		case s.name == "pin":
-			return usageError("config file %s:%d: a PIN is read only from --pin-file or %s", c.configFile, s.line, pinEnv)
+			return usageError("%s: a PIN is read only from --pin-file or %s", at, pinEnv)
 		case s.name == "config":
-			return usageError("config file %s:%d: config cannot name another file", c.configFile, s.line)
+			return usageError("%s: config cannot name another file", at)
+		case fs.Lookup(s.name) == nil && isOption(s.name) && !takes(cmd, s.name):
+			continue // run's option, not cmd's
 		case fs.Lookup(s.name) == nil:
-			return usageError("config file %s:%d: unknown option %q", c.configFile, s.line, s.name)
-		case given[s.name]:
+			return usageError("%s: unknown option %q", at, s.name)
+		case c.origin[s.name] != "":
 			continue
 		}
 		if err := fs.Set(s.name, s.value); err != nil {
-			return usageError("config file %s:%d: invalid value %q for %s: %v", c.configFile, s.line, s.value, s.name, err)
+			return usageError("%s: invalid value %q for %s: %v%s", at, s.value, s.name, err, wantedValue(fs.Lookup(s.name)))
 		}
+		c.origin[s.name] = at + " " + s.name
 	}
 	return nil
-}
-
-// writeRunUsage documents every option with its environment variable.
-func writeRunUsage(fs *flag.FlagSet, name string) {
-	w := fs.Output()
-	fmt.Fprintf(w, "Usage: entropyd %s [options]\n\n", name)
-	fmt.Fprintf(w, "Every option can also be set in the environment (ENTROPYD_ and the name in\n")
-	fmt.Fprintf(w, "capitals, - as _) or in the file named by --config; a flag wins over the\n")
-	fmt.Fprintf(w, "environment, which wins over the file. The token PIN is read only from\n")
-	fmt.Fprintf(w, "--pin-file or %s, never from a flag, and never printed.\n\nOptions:\n", pinEnv)
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  --%s", f.Name)
-		if typ != "" {
-			fmt.Fprintf(w, " %s", typ)
-		}
-		fmt.Fprintf(w, "  (%s%s)\n    \t%s", envPrefix, envName(f.Name), usage)
-		if f.DefValue != "" && f.DefValue != "false" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(w)
-	})
 }

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"io"
 	"os"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the read latency
@@ -85,21 +86,17 @@ func (c *counters) snapshot() counterSnapshot {
 // coder is an error that names its own code.
 type coder interface{ Code() string }
 
-// ckrRE finds a PKCS#11 return value's name in an error message: hsmrand's
-// errors name it ("p11: C_Login: CKR_PIN_INCORRECT: ...") and entropyd cannot
-// import the package that defines their type.
-var ckrRE = regexp.MustCompile(`\bCKR_[A-Z0-9_]+\b`)
-
 // errorCode names an error for the errors metric: its own code, a PKCS#11
 // return value (CKR_DEVICE_ERROR), an errno name (EIO), "EOF", or "other".
 func errorCode(err error) string {
 	var c coder
 	var errno syscall.Errno
+	var pe *hsmrand.PKCS11Error
 	switch {
 	case errors.As(err, &c):
 		return c.Code()
-	case ckrRE.MatchString(err.Error()):
-		return ckrRE.FindString(err.Error())
+	case errors.As(err, &pe):
+		return hsmrand.CKRName(pe.Code)
 	case errors.As(err, &errno):
 		if name := errnoName(errno); name != "" {
 			return name

@@ -39,7 +39,7 @@ type daemon struct {
 // runRun is entropyd run: it loads the configuration, runs the daemon, and
 // runs it again with the new configuration on SIGHUP.
 func runRun(ctx context.Context, s streams, args []string) error {
-	cfg, _, err := loadConfig("run", args, os.LookupEnv, s.stderr)
+	cfg, _, err := loadConfig("run", args, os.LookupEnv, s.stdout)
 	if err != nil {
 		return err
 	}
@@ -93,6 +93,9 @@ func serve(ctx context.Context, cfg *runConfig, log *slog.Logger, hup <-chan os.
 	}
 	defer stopHTTP()
 	log.Info("starting", "version", version(), "sources", d.set.String(), "listen", cfg.listen, "dry_run", cfg.noFeed)
+	if note := cfg.noHSMNote(); note != "" {
+		log.Warn(note)
+	}
 	for _, s := range d.set.primaries {
 		wg.Go(func() { s.run(wctx) })
 	}

@@ -406,10 +406,10 @@ func TestRunRecoveryFeed(t *testing.T) {
 	const firstWriter = health.StartUpSamples + 512
 	writeFIFO(t, fifo, firstWriter)
 	d := startDaemon(t, nil, "--no-feed", "--feed-interval", "1h", "--file", fifo, "--file-chunk", "64", "--startup-timeout", "1m")
-	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start .* sources=1`), 10*time.Second)
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start .* sources=file:\S+,os`), 10*time.Second)
 	d.waitLog(regexp.MustCompile(`level=WARN msg="source state changed" source=file:\S+ from=healthy to=reconnecting`), 10*time.Second)
 	t.Cleanup(writeFIFO(t, fifo, 0))
-	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=recovery .* sources=1`), 10*time.Second)
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=recovery .* sources=file:\S+,os`), 10*time.Second)
 	_, body := d.get("/metrics")
 	if v := metric(t, body, `entropyd_source_errors_total{code="EOF",source="file:`+fifo+`"}`); v < 1 {
 		t.Errorf("EOF errors of the FIFO = %v, want ≥ 1", v)

@@ -13,6 +13,9 @@ import (
 
 	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests of this file run entropyd against a SoftHSM token through
@@ -259,4 +262,48 @@ func TestSecretsNeverShown(t *testing.T) {
 		look("entropyd "+c.sub+" with PIN "+strings.Replace(c.pin, pin, "(known)", 1), string(out))
 	}
 	t.Logf("looked for the PIN in: %s", strings.Join(shown, ", "))
+}
+
+// TestRunHSMDownReadinessAndOneClock: every call to the token fails (a
+// network HSM gone). /readyz turns 503 and names the source, /healthz
+// stays 200 (the process is fine), entropyd_ready is 0, and the feeds go
+// on at their period from the OS alone, none waiting out --source-timeout
+// for a source known to be down. When the token is back, hsmrand's
+// recovery is the only clock: the recovery feed uses the token at once,
+// with no back-off of entropyd's own in between.
+func TestRunHSMDownReadinessAndOneClock(t *testing.T) {
+	env, uri, ctl, _ := faultyToken(t, "", false)
+	d := startDaemon(t, env, "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "10s")
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start`), 10*time.Second)
+	code, body := d.get("/readyz")
+	require.Equal(t, 200, code, body)
+
+	require.NoError(t, ctl.Set(faultp11.Fail("*", pkcs11.CKR_DEVICE_ERROR, -1)))
+	waitMetric(t, d, "entropyd_ready", func(v float64) bool { return v == 0 }, 10*time.Second)
+	code, body = d.get("/readyz")
+	assert.Equal(t, 503, code)
+	assert.Contains(t, body, "every HSM source is down")
+	assert.Contains(t, body, "pkcs11 is reconnecting")
+	code, _ = d.get("/healthz")
+	assert.Equal(t, 200, code, "/healthz is about the process, not the HSM")
+
+	// Each feed would wait 10 s if it waited for the down source: three
+	// in 8 s show that none does.
+	osOnly := regexp.MustCompile(`msg="fed the kernel" reason=period .*os_only=true`)
+	start := len(osOnly.FindAllString(d.stderr.String(), -1))
+	deadline := time.Now().Add(8 * time.Second)
+	for len(osOnly.FindAllString(d.stderr.String(), -1)) < start+3 {
+		require.False(t, time.Now().After(deadline), "fewer than 3 OS-only feeds in 8 s: feeds wait for the down source")
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	require.NoError(t, ctl.Clear())
+	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=recovery`), 40*time.Second)
+	recovery := regexp.MustCompile(`msg="fed the kernel" reason=recovery .*os_only=(true|false)`).FindStringSubmatch(d.stderr.String())
+	require.NotNil(t, recovery)
+	assert.Equal(t, "false", recovery[1], "the recovery feed must use the token hsmrand has back")
+	waitMetric(t, d, "entropyd_ready", func(v float64) bool { return v == 1 }, 5*time.Second)
+	code, body = d.get("/readyz")
+	assert.Equal(t, 200, code, body)
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM))
 }

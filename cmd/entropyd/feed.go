@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,7 +70,7 @@ type feedCounters struct {
 func (d *daemon) feed(reason string) error {
 	buf := make([]byte, d.cfg.feedBytes)
 	defer clear(buf)
-	before := d.mix.Stats().OSOnlySeeds
+	before, creditable := d.mix.Stats().OSOnlySeeds, d.prim.creditable
 	if _, err := d.mix.ReadPR(buf); err != nil {
 		d.fc.failed.Add(1)
 		return fmt.Errorf("drawing from the mixer: %w", err)
@@ -84,8 +87,11 @@ func (d *daemon) feed(reason string) error {
 		if osOnly {
 			f = d.feeders.uncredited
 		}
+		// The credit never exceeds what the source input drawn for this
+		// feed alone can bear (kernelfeed's Crediting rule).
+		limit := creditLimit(d.prim.creditable-creditable, d.cfg.creditBits)
 		var err error
-		if res, err = f.Feed(buf); err != nil {
+		if res, err = f.FeedCredited(buf, limit); err != nil {
 			d.fc.failed.Add(1)
 			return fmt.Errorf("feeding the kernel: %w", err)
 		}
@@ -94,8 +100,15 @@ func (d *daemon) feed(reason string) error {
 	d.fc.lastNanos.Store(time.Now().UnixNano())
 	d.log.Info("fed the kernel", "reason", reason, "bytes", res.Bytes, "credited_bits", res.Credited,
 		"kernel_ready", res.KernelReady, "reseeded", res.Reseeded, "os_only", osOnly, "dry_run", d.feeders == nil,
-		"sources", d.prim.contributors)
+		"sources", d.fedFrom())
 	return nil
+}
+
+// fedFrom lists the sources whose bytes went into the last feed: those of
+// the primary input, and the OS, which always supplies the mixer's
+// additional input (and after a primary failure seeds it alone).
+func (d *daemon) fedFrom() string {
+	return strings.Join(append(slices.Clip(d.prim.contributors), osSourceName), ",")
 }
 
 // onPrimaryError is the mixer's hook: with the OS counted as a source, seed
@@ -111,4 +124,10 @@ func (d *daemon) onPrimaryError(err error) mixer.Decision {
 	}
 	d.log.Error("no source delivered", "err", err)
 	return mixer.Fail
+}
+
+// creditLimit is the most entropy, in bits, that input bytes of source
+// input can bear at bitsPerByte bits each.
+func creditLimit(input, bitsPerByte float64) int {
+	return int(math.Floor(input * bitsPerByte))
 }

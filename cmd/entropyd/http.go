@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +45,9 @@ func (d *daemon) startHTTP(addr string) (stop func(), err error) {
 	}, nil
 }
 
-// healthz answers 200 unless every source has failed.
+// healthz answers 200 unless every source has failed: it is about the
+// process (alive, and with something left to feed from), not about the
+// HSM; /readyz says whether the HSM is delivering.
 func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 	if d.set.allFailed() {
 		http.Error(w, "every source has failed", http.StatusServiceUnavailable)
@@ -53,16 +56,48 @@ func (d *daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// readyz answers 200 once the first feed is done while a source is usable.
+// readyz answers 200 when readiness does, else 503 with the reason.
 func (d *daemon) readyz(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case !d.ready.Load():
-		http.Error(w, "not ready: the first feed has not happened", http.StatusServiceUnavailable)
-	case !d.set.anyHealthy() && !(d.cfg.useOS && d.set.os.src.getState() != stateFailed):
-		http.Error(w, "not ready: no healthy source", http.StatusServiceUnavailable)
-	default:
-		fmt.Fprintln(w, "ready")
+	if ok, why := d.readiness(); !ok {
+		http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+		return
 	}
+	fmt.Fprintln(w, "ready")
+}
+
+// readiness reports whether entropyd is doing what it is configured for:
+// the first feed is done, a source is usable, and, when HSM (PKCS#11)
+// sources are configured, at least one of them is healthy. While every HSM
+// source is down the kernel is still fed (from the other sources, or
+// uncredited from the OS alone: entropyd_feeds_os_only_total), but not with
+// the HSM's randomness, which is what the operator deployed entropyd for.
+// The reason names each HSM source's state and last error.
+func (d *daemon) readiness() (bool, string) {
+	if !d.ready.Load() {
+		return false, "the first feed has not happened"
+	}
+	var hsm []string
+	for _, s := range d.set.primaries {
+		if s.hsm == nil {
+			continue
+		}
+		if s.getState() == stateHealthy {
+			hsm = nil
+			break
+		}
+		why := s.name + " is " + s.getState().String()
+		if e := s.hsm().LastError; e != "" {
+			why += ": " + e
+		}
+		hsm = append(hsm, why)
+	}
+	switch {
+	case len(hsm) > 0:
+		return false, "every HSM source is down (" + strings.Join(hsm, "; ") + "); feeding the kernel without the HSM"
+	case !d.set.anyHealthy() && !(d.cfg.useOS && d.set.os.src.getState() != stateFailed):
+		return false, "no healthy source"
+	}
+	return true, ""
 }
 
 // slogAdapter logs promhttp's errors.

@@ -23,17 +23,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	var coded interface{ ExitCode() int }
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
-	case errors.As(err, &coded): // a status of its own, such as assess --restart's
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "entropyd:", err)
-		os.Exit(coded.ExitCode())
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "entropyd:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "entropyd:", err)
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
 }

@@ -24,6 +24,7 @@ type collector struct {
 	feeds, feedsOSOnly, lastFeed, lastFeedAge                    *prometheus.Desc
 	kernelBytes, kernelCredited, kernelReseeds, kernelErrors     *prometheus.Desc
 	kernelReady, mixReseeds, mixOSOnly, mixPrimaryErrors         *prometheus.Desc
+	ready                                                        *prometheus.Desc
 	hsm                                                          hsmDescs
 }
 
@@ -55,7 +56,9 @@ func newCollector(snap func() snapshot) *collector {
 		mixReseeds:       desc("mixer_reseeds_total", "Reseeds of the mixer's CTR_DRBG, one per feed."),
 		mixOSOnly:        desc("mixer_os_only_seeds_total", "Mixer seedings and reseeds from the OS alone."),
 		mixPrimaryErrors: desc("mixer_primary_errors_total", "Mixer seedings and reseeds for which no source other than the OS delivered."),
-		hsm:              newHSMDescs(),
+		ready: desc("ready", "1 when /readyz answers 200: the first feed is done and, when HSM (PKCS#11) sources are configured, one of them is healthy; "+
+			"0 while every HSM source is down (the kernel is then fed without the HSM)."),
+		hsm: newHSMDescs(),
 	}
 }
 
@@ -66,7 +69,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.samples, c.failures, c.proximity, c.startUps, c.restores,
 		c.feeds, c.feedsOSOnly, c.lastFeed, c.lastFeedAge,
 		c.kernelBytes, c.kernelCredited, c.kernelReseeds, c.kernelErrors,
-		c.kernelReady, c.mixReseeds, c.mixOSOnly, c.mixPrimaryErrors,
+		c.kernelReady, c.mixReseeds, c.mixOSOnly, c.mixPrimaryErrors, c.ready,
 	} {
 		ch <- d
 	}
@@ -85,6 +88,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(c.buildInfo, 1, version(), runtime.Version())
+	gauge(c.ready, boolFloat(s.Ready))
 	for _, src := range s.Sources {
 		c.collectSource(ch, src, counter, gauge)
 	}

@@ -37,10 +37,11 @@ func fullSnapshot() snapshot {
 		}, {
 			Name: "pkcs11", State: stateHealthy, Counters: c.snapshot(),
 			HSM: &hsmrand.Stats{State: hsmrand.StateHealthy, HSMCalls: 3, HSMBytes: 3 << 16, HSMErrors: 1,
-				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024,
+				HSMLatency: 60 * time.Microsecond, HSMBuffered: 4096, Quarantined: 1024, Probes: 7, Expired: 2048,
 				Health: health.Stats{RCT: health.Counts{Intermittent: 1}},
 				Tokens: []hsmrand.TokenStats{{Label: "vault", Serial: "a359c86d25489d00", State: "up", Calls: 4, Bytes: 4 << 16,
-					Latency: 80 * time.Microsecond, Logins: 1, Reopens: 1, Errors: map[string]uint64{"CKR_SESSION_CLOSED": 1}}}},
+					Latency: 80 * time.Microsecond, Logins: 1, Reopens: 1, Reinitializations: 1, MaxRequest: 4096,
+					Errors: map[string]uint64{"CKR_SESSION_CLOSED": 1, "CKR_DATA_LEN_RANGE": 4}}}},
 		}},
 		Kernel:      kernelfeed.Stats{Feeds: 1, Bytes: 64, CreditedBits: 384, Reseeds: 1},
 		KernelFed:   true,
@@ -48,6 +49,7 @@ func fullSnapshot() snapshot {
 		FeedsOK:  1,
 		LastFeed: now.Add(-time.Second),
 		MixerOK:  true,
+		Ready:    true,
 		Now:      now,
 	}
 }
@@ -137,7 +139,7 @@ func TestMetricsHSM(t *testing.T) {
 	s.Sources = s.Sources[1:]
 	reg := gatherer(t, s)
 	want := `
-# HELP entropyd_hsm_requests_total Requests hsmrand made to the HSM (C_GenerateRandom calls of up to 64 KiB, over every token).
+# HELP entropyd_hsm_requests_total Requests hsmrand made to the HSM, of up to 64 KiB each, over every token; a token with a smaller request limit serves one in several C_GenerateRandom calls.
 # TYPE entropyd_hsm_requests_total counter
 entropyd_hsm_requests_total{source="pkcs11"} 3
 # HELP entropyd_hsm_health_failures_total SP 800-90B health test failures of the raw HSM bytes, by test (rct, apt) and kind (intermittent, permanent).
@@ -148,6 +150,7 @@ entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="apt"} 
 entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="rct"} 0
 # HELP entropyd_pkcs11_errors_total Faults by token and PKCS#11 return value (CKR_...), bad-block (short, all-zero or repeated output) or token-not-found, recovered ones included.
 # TYPE entropyd_pkcs11_errors_total counter
+entropyd_pkcs11_errors_total{code="CKR_DATA_LEN_RANGE",serial="a359c86d25489d00",source="pkcs11",token="vault"} 4
 entropyd_pkcs11_errors_total{code="CKR_SESSION_CLOSED",serial="a359c86d25489d00",source="pkcs11",token="vault"} 1
 # HELP entropyd_pkcs11_logins_total C_Login calls made, by token; a refused login is never retried.
 # TYPE entropyd_pkcs11_logins_total counter
@@ -155,9 +158,12 @@ entropyd_pkcs11_logins_total{serial="a359c86d25489d00",source="pkcs11",token="va
 # HELP entropyd_pkcs11_generate_random_seconds_total Total time spent in C_GenerateRandom calls, by token, in seconds.
 # TYPE entropyd_pkcs11_generate_random_seconds_total counter
 entropyd_pkcs11_generate_random_seconds_total{serial="a359c86d25489d00",source="pkcs11",token="vault"} 8e-05
+# HELP entropyd_pkcs11_max_request_bytes The largest C_GenerateRandom call now made to the token, in bytes: the configured limit (65536 by default), or less once the token refused a larger call as too large.
+# TYPE entropyd_pkcs11_max_request_bytes gauge
+entropyd_pkcs11_max_request_bytes{serial="a359c86d25489d00",source="pkcs11",token="vault"} 4096
 `
 	names := []string{"entropyd_hsm_requests_total", "entropyd_hsm_health_failures_total", "entropyd_pkcs11_errors_total",
-		"entropyd_pkcs11_logins_total", "entropyd_pkcs11_generate_random_seconds_total"}
+		"entropyd_pkcs11_logins_total", "entropyd_pkcs11_generate_random_seconds_total", "entropyd_pkcs11_max_request_bytes"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
@@ -215,7 +221,10 @@ func TestErrorCode(t *testing.T) {
 		{&os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, "ENOENT"},
 		{errors.New("x"), "other"},
 		{codeErr("E1"), "E1"},
-		{fmt.Errorf("hsmrand: %w", errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM")), "CKR_DEVICE_ERROR"},
+		// A PKCS#11 error is read by its type, wrapped as deep as it is.
+		{fmt.Errorf("hsmrand: %w", fmt.Errorf("token 1 of 2: %w", &hsmrand.PKCS11Error{Func: "C_GenerateRandom", Code: 0x30})), "CKR_DEVICE_ERROR"},
+		// Its text is not parsed: a message naming a code is not that code.
+		{errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM"), "other"},
 	} {
 		if got := errorCode(tc.err); got != tc.want {
 			t.Errorf("errorCode(%v) = %q, want %q", tc.err, got, tc.want)

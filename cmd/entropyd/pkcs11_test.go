@@ -91,21 +91,27 @@ func TestRunSoftHSM(t *testing.T) {
 		}
 	}
 	lintMetrics(t, body)
+	before := len(d.stderr.String())
 	if code := d.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status after SIGTERM = %d, want 0", code)
 	}
+	// A clean stop is not an outage: nothing after the signal warns.
+	if tail := d.stderr.String()[before:]; strings.Contains(tail, "level=WARN") {
+		t.Errorf("the stop logged a warning:\n%s", tail)
+	}
 }
 
-// TestRunWrongPIN: a wrong PIN ends entropyd at once with a non-zero status
-// and a message naming the problem; the PIN is presented once.
+// TestRunWrongPIN: a wrong PIN ends entropyd at once with exit status 3
+// (exitLogin: the systemd unit does not restart on it) and a message naming
+// the problem; the PIN is presented once.
 func TestRunWrongPIN(t *testing.T) {
 	dir, tok := softToken(t)
 	cmd := exec.Command("entropyd", "run", "--no-feed", "--listen", "", "--pkcs11-uri", tokenURI(tok))
 	cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf, pinEnv+"=wrong-"+tok.PIN)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\n%s", err, out)
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitLogin {
+		t.Fatalf("exit: %v, want status %d\n%s", err, exitLogin, out)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v to give up: retrying?", d)
@@ -119,9 +125,38 @@ func TestRunWrongPIN(t *testing.T) {
 	// The token still takes the right PIN: it was not locked by retries.
 	cmd = exec.Command("entropyd", "check", "--no-feed", "--pkcs11-uri", tokenURI(tok))
 	cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf, pinEnv+"="+tok.PIN)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err = cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("check with the right PIN: %v\n%s", err, out)
 	} else if !regexp.MustCompile(`(?m)^pkcs11 +healthy .* ok$`).Match(out) {
 		t.Errorf("check does not report the token healthy:\n%s", out)
+	} else if strings.Contains(string(out), "not delivering") {
+		t.Errorf("a successful check ended with a warning that the token is not delivering:\n%s", out)
+	}
+	// SoftHSM sets CKF_USER_PIN_COUNT_LOW after the wrong PIN: logged.
+	if !strings.Contains(string(out), "level=WARN") || !strings.Contains(string(out), "CKF_USER_PIN_COUNT_LOW") {
+		t.Errorf("the low PIN count after a wrong PIN is not logged:\n%s", out)
+	}
+}
+
+// TestRunPINFileBounded: --pin-file is read with a bound: /dev/zero (or a
+// huge file) ends entropyd at once with exitLogin and a message that shows
+// none of the bytes, instead of running out of memory.
+func TestRunPINFileBounded(t *testing.T) {
+	dir, tok := softToken(t)
+	huge := filepath.Join(t.TempDir(), "huge")
+	if err := os.WriteFile(huge, []byte(strings.Repeat("9", 1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, pinFile := range []string{"/dev/zero", huge} {
+		cmd := exec.Command("entropyd", "check", "--no-feed", "--pkcs11-uri", tokenURI(tok), "--pin-file", pinFile)
+		cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf)
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitLogin {
+			t.Errorf("--pin-file %s: %v, want exit status %d\n%s", pinFile, err, exitLogin, out)
+		}
+		if !strings.Contains(string(out), "holds more than 256 bytes") || strings.Contains(string(out), "9999") || strings.Contains(string(out), "\x00") {
+			t.Errorf("--pin-file %s: the message must say the file is too long and show none of it:\n%s", pinFile, out)
+		}
 	}
 }

@@ -21,8 +21,15 @@ type primary struct {
 	sources []*source
 	timeout time.Duration
 	scratch [mixer.SeedLen]byte
-	// contributors counts the sources of the last Read.
-	contributors int
+	// contributors names the sources of the last Read, in order.
+	contributors []string
+	// creditable adds up, over every Read, the bytes of source input that
+	// can be credited: for each block, the largest of the contributors'
+	// (bytes taken × inputPerByte). The XOR of independent blocks has at
+	// least the min-entropy of the strongest, and no more can be claimed
+	// without assuming more about the sources. Read only by the feed,
+	// which runs in the goroutine that calls the mixer.
+	creditable float64
 }
 
 // Read fills p, at most mixer.SeedLen bytes at a time. The mixer serializes
@@ -31,7 +38,8 @@ func (m *primary) Read(p []byte) (int, error) {
 	clear(p)
 	for off := 0; off < len(p); off += len(m.scratch) {
 		chunk := p[off:min(len(p), off+len(m.scratch))]
-		m.contributors = 0
+		m.contributors = m.contributors[:0]
+		strongest := 0.0
 		for _, s := range m.sources {
 			b := m.scratch[:len(chunk)]
 			alive := func() bool { return s.getState() == stateHealthy }
@@ -47,12 +55,14 @@ func (m *primary) Read(p []byte) (int, error) {
 			}
 			clear(b)
 			s.c.used.Add(uint64(len(b)))
-			m.contributors++
+			m.contributors = append(m.contributors, s.name)
+			strongest = max(strongest, float64(len(b))*s.inputPerByte)
 		}
-		if m.contributors == 0 {
+		if len(m.contributors) == 0 {
 			clear(p)
 			return 0, errNoSource
 		}
+		m.creditable += strongest
 	}
 	return len(p), nil
 }

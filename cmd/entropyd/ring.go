@@ -7,16 +7,52 @@ import (
 )
 
 // ring holds a source's health-tested bytes until a feed takes them. Bytes
-// taken or discarded are zeroed.
+// taken, discarded or expired are zeroed. With a maximum age, no byte waits
+// longer than it: a timer wipes the ring when its oldest bytes reach it, and
+// take never hands out older ones.
 type ring struct {
 	mu      sync.Mutex
 	buf     []byte
 	r, n    int
 	changed chan struct{} // closed and replaced on every change
+	maxAge  time.Duration // 0: bytes never expire
+	oldest  time.Time     // when the ring last went from empty to not; zero when empty
+	timer   *time.Timer   // wipes the ring at maxAge; nil without one
+	expired uint64
 }
 
-func newRing(size int) *ring {
-	return &ring{buf: make([]byte, size), changed: make(chan struct{})}
+// newRing returns a ring of size bytes whose bytes expire after maxAge (0:
+// never).
+func newRing(size int, maxAge time.Duration) *ring {
+	b := &ring{buf: make([]byte, size), changed: make(chan struct{}), maxAge: maxAge}
+	if maxAge > 0 {
+		b.timer = time.AfterFunc(time.Hour, b.expire)
+		b.timer.Stop()
+	}
+	return b
+}
+
+// expire is the timer's function.
+func (b *ring) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expireLocked()
+}
+
+// expireLocked wipes the ring if its oldest bytes reached maxAge, or
+// re-arms the timer for when they will; the caller holds mu.
+func (b *ring) expireLocked() {
+	if b.maxAge <= 0 || b.oldest.IsZero() {
+		return
+	}
+	if left := b.maxAge - time.Since(b.oldest); left > 0 {
+		b.timer.Reset(left)
+		return
+	}
+	clear(b.buf)
+	b.expired += uint64(b.n)
+	b.r, b.n, b.oldest = 0, 0, time.Time{}
+	b.signal()
 }
 
 // signal wakes the waiters; the caller holds mu.
@@ -30,6 +66,10 @@ func (b *ring) put(p []byte) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := 0
+	if b.n == 0 && len(p) > 0 && b.maxAge > 0 {
+		b.oldest = time.Now()
+		b.timer.Reset(b.maxAge)
+	}
 	for k < len(p) && b.n < len(b.buf) {
 		w := (b.r + b.n) % len(b.buf)
 		end := min(len(b.buf), w+len(b.buf)-b.n)
@@ -47,6 +87,7 @@ func (b *ring) put(p []byte) int {
 func (b *ring) take(p []byte) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.expireLocked()
 	if b.n < len(p) {
 		return false
 	}
@@ -58,15 +99,26 @@ func (b *ring) take(p []byte) bool {
 		b.r = (b.r + c) % len(b.buf)
 		b.n -= c
 	}
+	if b.n == 0 {
+		b.oldest = time.Time{}
+	}
 	b.signal()
 	return true
+}
+
+// poke wakes the waiters without a change of content: takeWithin checks
+// again whether its source is still alive.
+func (b *ring) poke() {
+	b.mu.Lock()
+	b.signal()
+	b.mu.Unlock()
 }
 
 // discard zeroes and drops every byte held.
 func (b *ring) discard() {
 	b.mu.Lock()
 	clear(b.buf)
-	b.r, b.n = 0, 0
+	b.r, b.n, b.oldest = 0, 0, time.Time{}
 	b.signal()
 	b.mu.Unlock()
 }

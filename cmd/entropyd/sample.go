@@ -64,7 +64,7 @@ func runSample(ctx context.Context, s streams, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError("sample: %v", err)
+		return flagError("sample", fs, err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -25,7 +25,9 @@ type snapshot struct {
 	// Mixer holds the mixer's counters, once it exists.
 	Mixer   mixer.Stats
 	MixerOK bool
-	Now     time.Time
+	// Ready is what /readyz answers.
+	Ready bool
+	Now   time.Time
 }
 
 // sourceSnapshot is one source's part of a snapshot.
@@ -61,5 +63,6 @@ func (d *daemon) snapshot() snapshot {
 	if d.ready.Load() {
 		s.Mixer, s.MixerOK = d.mix.Stats(), true
 	}
+	s.Ready, _ = d.readiness()
 	return s
 }

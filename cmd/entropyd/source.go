@@ -13,8 +13,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/health"
 )
 
-// maxChunk bounds a source's read size: the 64 KiB cap of one PKCS#11 call.
-const maxChunk = 64 << 10
+// maxChunk bounds a source's read size: the cap of one PKCS#11 call (64 KiB).
+const maxChunk = hsmrand.MaxHSMRequest
 
 // sourceState is where a source stands.
 type sourceState int32
@@ -77,8 +77,13 @@ type source struct {
 
 	tester *health.Tester
 	ready  *ring
-	c      counters
-	state  atomic.Int32
+	// inputPerByte is how many bytes of the source's own input stand
+	// behind each byte it delivers, at most 1: 1 for a raw device or file;
+	// for the PKCS#11 source, the 48 HSM bytes of one hsmrand reseed over
+	// the bytes of one read. A feed's credit rests on it.
+	inputPerByte float64
+	c            counters
+	state        atomic.Int32
 	// everHealthy is set once the source has first been healthy.
 	everHealthy atomic.Bool
 	log         *slog.Logger
@@ -90,17 +95,25 @@ type source struct {
 	// upstreamOK, for the PKCS#11 source, reports whether hsmrand's own
 	// stream is healthy: the source is healthy only when it is.
 	upstreamOK func() bool
+	// upstreamWait, for the PKCS#11 source, waits until hsmrand's stream is
+	// healthy again, or ctx ends. hsmrand recovers the token on its own
+	// clock (its back-off, its probe); the worker waits on it instead of
+	// backing off a second time, so the token is read again at once when
+	// hsmrand has it back. It reports whether ctx is still live.
+	upstreamWait func(ctx context.Context) bool
 }
 
-// newSource returns a source in the degraded state (start-up test pending).
-func newSource(name string, open opener, chunk, rate int, restoreAfter time.Duration, log *slog.Logger, events chan<- event) (*source, error) {
+// newSource returns a source in the degraded state (start-up test pending),
+// whose tested bytes wait in a ring of 4 chunks (at least the start-up
+// test's length) for at most ringAge (0: no limit).
+func newSource(name string, open opener, chunk, rate int, restoreAfter, ringAge time.Duration, log *slog.Logger, events chan<- event) (*source, error) {
 	t, err := health.NewTester(health.DefaultHSMConfig())
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	return &source{
 		name: name, open: open, chunk: chunk, rate: rate, restoreAfter: restoreAfter,
-		tester: t, ready: newRing(max(4*chunk, health.StartUpSamples)),
+		tester: t, ready: newRing(max(4*chunk, health.StartUpSamples), ringAge), inputPerByte: 1,
 		log: log.With("source", name), events: events,
 	}, nil
 }
@@ -115,6 +128,8 @@ func (s *source) setState(st sourceState) {
 	}
 	if st == stateFailed {
 		s.ready.discard() // tested before the failure, but not used after it
+	} else {
+		s.ready.poke() // a feed waiting for this source's bytes looks again
 	}
 	ev := event{src: s, from: old, to: st}
 	if st == stateHealthy {
@@ -144,10 +159,9 @@ func (s *source) run(ctx context.Context) {
 			}
 			s.log.Warn("cannot open source; retrying", "err", err, "in", backoff)
 			s.setState(stateReconnecting)
-			if !sleep(ctx, backoff) {
+			if !s.wait(ctx, &backoff) {
 				return
 			}
-			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
 		// Closing interrupts a blocked read of a FIFO (not of every device).
@@ -168,14 +182,31 @@ func (s *source) run(ctx context.Context) {
 			}
 		default:
 			s.c.fail(err)
-			s.log.Warn("read failed; reopening the source", "err", err, "in", backoff)
+			if s.upstreamWait != nil {
+				s.log.Warn("read failed; waiting for the token to deliver again", "err", err)
+			} else {
+				s.log.Warn("read failed; reopening the source", "err", err, "in", backoff)
+			}
 			s.setState(stateReconnecting)
-			if !sleep(ctx, backoff) {
+			if !s.wait(ctx, &backoff) {
 				return
 			}
-			backoff = min(2*backoff, maxBackoff)
 		}
 	}
+}
+
+// wait waits before the source is opened again: until hsmrand has the
+// token back, for the PKCS#11 source, else for the back-off, which it
+// doubles. It reports whether ctx is still live.
+func (s *source) wait(ctx context.Context, backoff *time.Duration) bool {
+	if s.upstreamWait != nil {
+		return s.upstreamWait(ctx)
+	}
+	if !sleep(ctx, *backoff) {
+		return false
+	}
+	*backoff = min(2**backoff, maxBackoff)
+	return true
 }
 
 // fail takes the source out of service and, for a health failure with

@@ -28,7 +28,7 @@ type osSource struct {
 }
 
 func newOSSource(restoreAfter time.Duration, log *slog.Logger, events chan<- event) (*osSource, error) {
-	src, err := newSource(osSourceName, nil, osBlock, 0, restoreAfter, log, events)
+	src, err := newSource(osSourceName, nil, osBlock, 0, restoreAfter, 0, log, events)
 	if err != nil {
 		return nil, err
 	}

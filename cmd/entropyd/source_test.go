@@ -16,7 +16,7 @@ import (
 )
 
 func TestRing(t *testing.T) {
-	r := newRing(8)
+	r := newRing(8, 0)
 	if n := r.put([]byte("abcdef")); n != 6 {
 		t.Fatalf("put took %d, want 6", n)
 	}
@@ -45,7 +45,7 @@ func TestRing(t *testing.T) {
 }
 
 func TestRingTakeWithin(t *testing.T) {
-	r := newRing(64)
+	r := newRing(64, 0)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		r.put(make([]byte, 48))
@@ -78,7 +78,7 @@ func (c chanReader) Close() error { return nil }
 func testSource(t *testing.T, open opener, restoreAfter time.Duration) (*source, chan event) {
 	t.Helper()
 	events := make(chan event, 64)
-	s, err := newSource("test", open, 256, 0, restoreAfter, slog.New(slog.DiscardHandler), events)
+	s, err := newSource("test", open, 256, 0, restoreAfter, 0, slog.New(slog.DiscardHandler), events)
 	if err != nil {
 		t.Fatal(err)
 	}

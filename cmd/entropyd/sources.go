@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/hsmentropy/hsmentropy/mixer"
 )
 
 // sourceSet is every configured source: the OS source, read on demand as the
@@ -25,8 +27,9 @@ func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events 
 	if set.os, err = newOSSource(cfg.restoreAfter, log, events); err != nil {
 		return nil, err
 	}
+	// A source's tested bytes wait at most one feed interval for a feed.
 	add := func(name string, open opener, chunk, rate int) error {
-		s, err := newSource(name, open, chunk, rate, cfg.restoreAfter, log, events)
+		s, err := newSource(name, open, chunk, rate, cfg.restoreAfter, cfg.feedInterval, log, events)
 		if err == nil {
 			set.primaries = append(set.primaries, s)
 		}
@@ -56,6 +59,13 @@ func newSourceSet(ctx context.Context, cfg *runConfig, log *slog.Logger, events 
 		}
 		src := set.primaries[len(set.primaries)-1]
 		src.hsm = tok.r.Stats
+		// Each read is one prediction-resistant hsmrand read: one reseed
+		// from mixer.SeedLen fresh HSM bytes. The ring holds a read and
+		// what a feed takes (mixer.SeedLen), no more, and its bytes expire
+		// after a feed interval: a feed takes output drawn for it, resting
+		// on HSM bytes that no other feed used.
+		src.ready = newRing(cfg.pkcs11Chunk+mixer.SeedLen, cfg.feedInterval)
+		src.inputPerByte = min(1, float64(mixer.SeedLen)/float64(cfg.pkcs11Chunk))
 		tok.attach(src)
 	}
 	return set, nil
@@ -119,11 +129,11 @@ func (s *sourceSet) anyHealthy() bool {
 	return false
 }
 
-// String lists the sources' names.
+// String lists the sources' names, separated by commas.
 func (s *sourceSet) String() string {
-	names := []string{}
+	var names []string
 	for _, p := range s.all() {
 		names = append(names, p.name)
 	}
-	return fmt.Sprint(names)
+	return strings.Join(names, ",")
 }

@@ -76,7 +76,7 @@ func Compression(s []byte) CompressionResult {
 	pMin := 1.0 / compSymbols
 	p := -1.0
 	if g.at(pMin) > xp {
-		p = compBisect(g.at, xp, pMin, 1)
+		p = bisect(g.at, xp, pMin, 1, pMin)
 	}
 
 	// Step 8. The estimate per bit, or 1 bit when p was not found.
@@ -220,69 +220,4 @@ func compDDMul(ah, al, bh, bl float64) (float64, float64) {
 	e := math.FMA(ah, bh, -p) + (ah*bl + al*bh)
 	hi := p + e
 	return hi, e - (hi - p)
-}
-
-// compBisect finds p in [lo, hi] with f(p) = target for a decreasing f, by
-// the tool's bisection: it stops when f(p) equals the target to within a
-// relative DBL_EPSILON or 4 ulps, and returns lo (the search-failure value)
-// or the upper bound when an invariant breaks, as the tool does.
-func compBisect(f func(float64) float64, target, ldomain, hdomain float64) float64 {
-	lbound, hbound := ldomain, hdomain
-	lvalue, hvalue := math.Inf(1), math.Inf(-1)
-	p := (lbound + hbound) / 2
-	pv := f(p)
-	for range compIterMax {
-		if compNearlyEqual(pv, target) {
-			break
-		}
-		if target < pv {
-			lbound, lvalue = p, pv
-		} else {
-			hbound, hvalue = p, pv
-		}
-		if lbound >= hbound {
-			return math.Min(math.Max(lbound, hbound), hdomain)
-		}
-		if !compInClosed(lbound, ldomain, hdomain) || !compInClosed(hbound, ldomain, hdomain) {
-			return ldomain
-		}
-		if !compInClosed(target, lvalue, hvalue) {
-			return ldomain
-		}
-		last := p
-		p = (lbound + hbound) / 2
-		if !compInOpen(p, lbound, hbound) || last == p {
-			return hbound
-		}
-		pv = f(p)
-		if !compInClosed(pv, lvalue, hvalue) {
-			return hbound
-		}
-	}
-	return p
-}
-
-// compIterMax bounds the bisection, the tool's ITERMAX: enough halvings to
-// reach the smallest subnormal from 1.
-const compIterMax = 1076
-
-// compNearlyEqual is the tool's relEpsilonEqual(a, b, DBL_MIN, DBL_EPSILON, 4).
-func compNearlyEqual(a, b float64) bool {
-	return predRelEpsilonEqual(a, b, dblMin, dblEpsilon, 4)
-}
-
-// compInClosed reports whether x lies in the closed interval between a and b.
-func compInClosed(x, a, b float64) bool {
-	if a > b {
-		return x >= b && x <= a
-	}
-	return x >= a && x <= b
-}
-
-// compInOpen reports whether x lies in the open interval between a and b.
-func compInOpen(x, a, b float64) bool {
-	if a > b {
-		return x > b && x < a
-	}
-	return x > a && x < b
 }

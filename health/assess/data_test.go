@@ -3,8 +3,6 @@ package assess
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -85,11 +83,9 @@ func TestBitstringFor(t *testing.T) {
 func FuzzPrepare(f *testing.F) {
 	f.Add([]byte{0x3, 0x9, 0x3, 0xC}, 0)
 	f.Add([]byte{0, 1, 1, 0}, 1)
-	if dir := os.Getenv("HSMENTROPY_TESTDATA"); dir != "" {
-		for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
-			if raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin")); err == nil {
-				f.Add(raw[:256], 0)
-			}
+	for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
+		if raw := seedSamples(f, name); raw != nil {
+			f.Add(raw[:256], 0)
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, bits int) {

@@ -101,8 +101,8 @@ func TestCompNearlyEqual(t *testing.T) {
 		{math.Inf(1), 1e308, false},
 		{-1, 1, false},
 	} {
-		if got := compNearlyEqual(tc.a, tc.b); got != tc.want {
-			t.Errorf("compNearlyEqual(%v, %v) = %v", tc.a, tc.b, got)
+		if got := predRelEpsilonEqual(tc.a, tc.b, dblMin, dblEpsilon, equalULPs); got != tc.want {
+			t.Errorf("predRelEpsilonEqual(%v, %v) = %v", tc.a, tc.b, got)
 		}
 	}
 }

@@ -18,8 +18,8 @@ import (
 
 // The IID reference data are truerand_8bit.bin and truerand_1bit.bin, shipped
 // with NIST's SP800-90B_EntropyAssessment (v1.1.7), and beside each the JSON
-// (X.iid.json) and verbose text (X.iid.txt) of `ea_iid -vv`, in
-// $HSMENTROPY_TESTDATA/sp800-90b.
+// (X.iid.json) and verbose text (X.iid.txt) of `ea_iid -vv`, in the
+// sp800-90b directory of the reference data (see internal/nistdata).
 
 // iidRelTol is the agreement required with the tool's deterministic values.
 const iidRelTol = 1e-9
@@ -33,29 +33,18 @@ type iidReference struct {
 }
 
 // loadIIDReference reads X.bin, X.iid.json and X.iid.txt, or skips the test
-// when the data are not configured (fails when HSMENTROPY_REQUIRE_TESTDATA=1).
+// when there is no reference data (fails when HSMENTROPY_REQUIRE_TESTDATA=1).
 func loadIIDReference(t testing.TB, name string) iidReference {
 	t.Helper()
-	root := os.Getenv("HSMENTROPY_TESTDATA")
-	dir := filepath.Join(root, "sp800-90b")
-	skip := func(why string) {
-		msg := "SP 800-90B reference data unavailable (" + why + "); set HSMENTROPY_TESTDATA to the directory holding sp800-90b/"
-		if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if root == "" {
-		skip("HSMENTROPY_TESTDATA is not set")
-	}
+	dir := sp90bDir(t)
 	ref := iidReference{name: name, verbose: map[string]string{}}
 	var err error
 	if ref.raw, err = os.ReadFile(filepath.Join(dir, name+".bin")); err != nil {
-		skip(err.Error())
+		t.Fatal(err)
 	}
 	js, err := os.ReadFile(filepath.Join(dir, name+".iid.json"))
 	if err != nil {
-		skip(err.Error())
+		t.Fatal(err)
 	}
 	var doc struct {
 		TestCases []map[string]any `json:"testCases"`
@@ -66,7 +55,7 @@ func loadIIDReference(t testing.TB, name string) iidReference {
 	ref.json = doc.TestCases[0]
 	txt, err := os.ReadFile(filepath.Join(dir, name+".iid.txt"))
 	if err != nil {
-		skip(err.Error())
+		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(txt))
 	for sc.Scan() {

@@ -1,8 +1,6 @@
 package assess
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -123,11 +121,9 @@ func TestLZ78YShort(t *testing.T) {
 func FuzzLZ78Y(f *testing.F) {
 	f.Add([]byte{2, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0})
 	f.Add([]byte{5, 4, 4, 4, 1, 2, 3, 4, 4, 4, 1, 2, 3, 0, 4, 4, 4, 1, 2, 3, 0, 1, 1})
-	if dir := os.Getenv("HSMENTROPY_TESTDATA"); dir != "" {
-		for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
-			if raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin")); err == nil {
-				f.Add(append([]byte{byte(len(name))}, raw[:400]...))
-			}
+	for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
+		if raw := seedSamples(f, name); raw != nil {
+			f.Add(append([]byte{byte(len(name))}, raw[:400]...))
 		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -239,11 +239,9 @@ func TestMultiMMCShort(t *testing.T) {
 func FuzzMultiMMC(f *testing.F) {
 	f.Add([]byte{2, 0, 1, 1, 0, 1, 0, 0, 1})
 	f.Add([]byte{5, 4, 4, 4, 1, 2, 3, 4, 4, 4, 1, 2, 3, 0})
-	if dir := os.Getenv("HSMENTROPY_TESTDATA"); dir != "" {
-		for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
-			if raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin")); err == nil {
-				f.Add(append([]byte{byte(len(name))}, raw[:400]...))
-			}
+	for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
+		if raw := seedSamples(f, name); raw != nil {
+			f.Add(append([]byte{byte(len(name))}, raw[:400]...))
 		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -273,9 +271,9 @@ func FuzzMultiMMC(f *testing.F) {
 // 8,000,000-bit bitstring.
 func benchSeqs(b *testing.B) (d *Data) {
 	b.Helper()
-	raw, err := os.ReadFile(filepath.Join(noniidTestdata(b), "truerand_8bit.bin"))
+	raw, err := os.ReadFile(filepath.Join(sp90bDir(b), "truerand_8bit.bin"))
 	if err != nil {
-		missingTestdata(b, err.Error())
+		b.Fatal(err)
 	}
 	if d, err = Prepare(raw, 0); err != nil {
 		b.Fatal(err)

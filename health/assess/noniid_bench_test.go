@@ -57,9 +57,9 @@ func BenchmarkNonIID8bit(b *testing.B) { benchNonIID(b, "truerand_8bit") }
 func BenchmarkNonIID1bit(b *testing.B) { benchNonIID(b, "truerand_1bit") }
 
 func benchNonIID(b *testing.B, name string) {
-	raw, err := os.ReadFile(filepath.Join(noniidTestdata(b), name+".bin"))
+	raw, err := os.ReadFile(filepath.Join(sp90bDir(b), name+".bin"))
 	if err != nil {
-		missingTestdata(b, err.Error())
+		b.Fatal(err)
 	}
 	d, err := Prepare(raw, 0)
 	if err != nil {

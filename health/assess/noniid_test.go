@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -169,11 +167,9 @@ func FuzzNonIID(f *testing.F) {
 	f.Add([]byte{0x3, 0x9, 0x3, 0xC, 0x3, 0x9, 0x1}, 4)
 	f.Add(noisy(7000, 1), 0)
 	f.Add(noisy(300, 8), 0)
-	if dir := os.Getenv("HSMENTROPY_TESTDATA"); dir != "" {
-		for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
-			if raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin")); err == nil {
-				f.Add(raw[:1000], 0)
-			}
+	for _, name := range []string{"rand1_short", "rand4_short", "rand8_short"} {
+		if raw := seedSamples(f, name); raw != nil {
+			f.Add(raw[:1000], 0)
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, bits int) {

@@ -118,68 +118,10 @@ func runFunction(p float64, r, n int) float64 {
 	return math.Log(q-p*y) - math.Log((1-rf*y)*q) - (float64(n)+1)*math.Log1p(y)
 }
 
-// localBound finds P_local by the bisection of the tool's calc_p_local: the
-// p in [lDomain, 1] at which runFunction(p, r, n) = ln(0.99), stopping when
-// the value is within a relative DBL_EPSILON or 4 ULPs of the target, or the
-// interval stops shrinking, or an invariant fails (then returning the upper
-// end, as the tool does).
+// localBound finds P_local, the p in [lDomain, 1] at which
+// runFunction(p, r, n) = ln(0.99), by the tool's bisection (calc_p_local).
 func localBound(r, n int, lDomain float64) float64 {
-	const hDomain = 1.0
-	lBound, hBound := lDomain, hDomain
-	lValue, hValue := math.Inf(1), math.Inf(-1)
-
-	p := (lBound + hBound) / 2
-	pVal := runFunction(p, r, n)
-	for j := 0; j < bisectionIterations; j++ {
-		if predRelEpsilonEqual(pVal, logAlphaLocal, dblMin, dblEpsilon, equalULPs) {
-			break
-		}
-		if logAlphaLocal < pVal {
-			lBound, lValue = p, pVal
-		} else {
-			hBound, hValue = p, pVal
-		}
-		if lBound >= hBound {
-			return math.Min(math.Max(lBound, hBound), hDomain)
-		}
-		if !predInClosed(lBound, lDomain, hDomain) || !predInClosed(hBound, lDomain, hDomain) {
-			return hDomain
-		}
-		if !predInClosed(logAlphaLocal, lValue, hValue) {
-			return hDomain
-		}
-		lastP := p
-		p = (lBound + hBound) / 2
-		if !predInOpen(p, lBound, hBound) {
-			return hBound
-		}
-		if lastP == p {
-			return hBound
-		}
-		pVal = runFunction(p, r, n)
-		if !predInClosed(pVal, lValue, hValue) {
-			return hBound
-		}
-	}
-	return p
-}
-
-// predInClosed reports whether x lies in the closed interval between a and b,
-// in either order (the tool's INCLOSEDINTERVAL).
-func predInClosed(x, a, b float64) bool {
-	if a > b {
-		a, b = b, a
-	}
-	return x >= a && x <= b
-}
-
-// predInOpen reports whether x lies strictly between a and b, in either order
-// (the tool's INOPENINTERVAL).
-func predInOpen(x, a, b float64) bool {
-	if a > b {
-		a, b = b, a
-	}
-	return x > a && x < b
+	return bisect(func(p float64) float64 { return runFunction(p, r, n) }, logAlphaLocal, lDomain, 1, 1)
 }
 
 // predRelEpsilonEqual is the tool's closeness test: relative (maxRel) for

@@ -24,31 +24,6 @@ type ptCase struct {
 	data *Data
 }
 
-// ptDir returns the directory of the tool's sample files, skipping the test
-// (or failing it, with HSMENTROPY_REQUIRE_TESTDATA=1) when it is missing.
-func ptDir(t testing.TB) string {
-	t.Helper()
-	root := os.Getenv("HSMENTROPY_TESTDATA")
-	dir := filepath.Join(root, "sp800-90b")
-	if root == "" {
-		ptMissing(t, "HSMENTROPY_TESTDATA is not set")
-		return ""
-	}
-	if _, err := os.Stat(dir); err != nil {
-		ptMissing(t, "no sp800-90b test data: "+err.Error())
-		return ""
-	}
-	return dir
-}
-
-func ptMissing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-		t.Fatal(why)
-	}
-	t.Skip(why + " (set HSMENTROPY_TESTDATA to the shared testdata directory)")
-}
-
 var (
 	ptOnce  sync.Once
 	ptCases []*ptCase
@@ -58,7 +33,7 @@ var (
 // ptLoad reads every sample file and the tool's output for it, once.
 func ptLoad(t testing.TB) []*ptCase {
 	t.Helper()
-	dir := ptDir(t)
+	dir := sp90bDir(t)
 	ptOnce.Do(func() { ptCases, ptErr = ptRead(dir) })
 	if ptErr != nil {
 		t.Fatal(ptErr)

@@ -10,28 +10,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// The restart reference sets are in $HSMENTROPY_TESTDATA/sp800-90b-restart:
+// The restart reference sets are in sp800-90b-restart of the reference data:
 // four 1000×1000 sets made by a deterministic generator, each with the
 // JSON and text of NIST's ea_restart v1.1.7 (X.restart.json, X.restart.txt)
 // and of the tool's H_I run on the same file (X.hi.json); its README has
 // every command line.
 
-// restartTestdata returns the restart reference directory, or skips (fails
-// with HSMENTROPY_REQUIRE_TESTDATA=1) when it is missing.
+// restartTestdata returns the restart reference directory (see
+// internal/nistdata), or skips (fails with HSMENTROPY_REQUIRE_TESTDATA=1)
+// when there is none.
 func restartTestdata(t testing.TB) string {
 	t.Helper()
-	root := os.Getenv("HSMENTROPY_TESTDATA")
-	dir := filepath.Join(root, "sp800-90b-restart")
-	if root == "" {
-		missingTestdata(t, "HSMENTROPY_TESTDATA is not set")
-	} else if _, err := os.Stat(dir); err != nil {
-		missingTestdata(t, err.Error())
-	}
-	return dir
+	return filepath.Join(nistdata.Dir(t), "sp800-90b-restart")
 }
 
 // restartCase is one reference set and what the tool made of it.

@@ -11,39 +11,42 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hsmentropy/hsmentropy/internal/nistdata"
 )
 
 // The reference data are the sample files shipped with NIST's
 // SP800-90B_EntropyAssessment (https://github.com/usnistgov/SP800-90B_EntropyAssessment,
 // bin/, v1.1.7), and beside each X.bin the JSON (X.noniid.json) and verbose
-// text (X.noniid.txt) that `ea_non_iid -vv` printed for it. The directory is
-// $HSMENTROPY_TESTDATA/sp800-90b.
+// text (X.noniid.txt) that `ea_non_iid -vv` printed for it, in the
+// sp800-90b directory of the reference data (see internal/nistdata).
 
 // relTol is the agreement required with the tool: NIST's own builds agree
 // with each other to about 1e-13.
 const relTol = 1e-9
 
-// noniidTestdata returns the reference directory, or skips the test when it
-// is not configured (fails instead when HSMENTROPY_REQUIRE_TESTDATA=1).
-func noniidTestdata(t testing.TB) string {
+// sp90bDir returns the directory of NIST's sample files and its tool's
+// results (internal/nistdata), or skips the test when there is none (fails
+// it when HSMENTROPY_REQUIRE_TESTDATA=1).
+func sp90bDir(t testing.TB) string {
 	t.Helper()
-	root := os.Getenv("HSMENTROPY_TESTDATA")
-	dir := filepath.Join(root, "sp800-90b")
-	if root == "" {
-		missingTestdata(t, "HSMENTROPY_TESTDATA is not set")
-	} else if _, err := os.Stat(dir); err != nil {
-		missingTestdata(t, err.Error())
-	}
-	return dir
+	return filepath.Join(nistdata.Dir(t), "sp800-90b")
 }
 
-func missingTestdata(t testing.TB, why string) {
-	t.Helper()
-	msg := "SP 800-90B reference data unavailable (" + why + "); set HSMENTROPY_TESTDATA to the directory holding sp800-90b/"
-	if os.Getenv("HSMENTROPY_REQUIRE_TESTDATA") == "1" {
-		t.Fatal(msg)
+// seedSamples returns the samples of NIST's file name.bin for a fuzz
+// target's seed corpus, or nil when there is no reference data: the seeds
+// are extras, and the fuzz target runs without them.
+func seedSamples(f *testing.F, name string) []byte {
+	f.Helper()
+	dir, err := nistdata.Find()
+	if err != nil {
+		return nil
 	}
-	t.Skip(msg)
+	raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return raw
 }
 
 // noniidCase is one reference file: its samples and what the tool printed.
@@ -62,10 +65,10 @@ type toolJSON struct {
 // loadNoniidCases reads every X.noniid.json with its X.bin and X.noniid.txt.
 func loadNoniidCases(t testing.TB) []noniidCase {
 	t.Helper()
-	dir := noniidTestdata(t)
+	dir := sp90bDir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.noniid.json"))
 	if err != nil || len(files) == 0 {
-		missingTestdata(t, "no *.noniid.json in "+dir)
+		t.Fatalf("no *.noniid.json in %s", dir)
 	}
 	var cases []noniidCase
 	for _, f := range files {

@@ -1,6 +1,6 @@
 module github.com/hsmentropy/hsmentropy/integrations/vault
 
-go 1.26.0
+go 1.25.7
 
 replace github.com/hsmentropy/hsmentropy => ../..
 
@@ -94,7 +94,7 @@ require (
 	golang.org/x/net v0.52.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.35.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/api v0.271.0 // indirect

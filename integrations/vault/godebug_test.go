@@ -5,6 +5,9 @@ import (
 	"crypto/elliptic"
 	"io"
 	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -20,10 +23,30 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// customRandByDefault reports whether ecdsa and rsa use a custom reader with
+// GODEBUG unset: always before Go 1.26, and under Go 1.26 when the main
+// module's go line is older than 1.26, which makes cryptocustomrand=1 the
+// default (the binary's DefaultGODEBUG says so).
+func customRandByDefault() bool {
+	if !keygenNeedsGODEBUG {
+		return true
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "DefaultGODEBUG" {
+			return slices.Contains(strings.Split(s.Value, ","), "cryptocustomrand=1")
+		}
+	}
+	return false
+}
+
 // TestGODEBUGSetenv checks the claim that a GODEBUG change made with
 // os.Setenv while the process runs reaches crypto/ecdsa: GenerateKey reads a
-// custom reader only while cryptocustomrand=1 is in effect. (TestKeyTypes
-// still gives each setting its own process.)
+// custom reader only while cryptocustomrand=1 is in effect (before Go 1.26,
+// always). (TestKeyTypes still gives each setting its own process.)
 func TestGODEBUGSetenv(t *testing.T) {
 	if os.Getenv(childModeEnv) != "" {
 		t.Skip("child process")
@@ -36,15 +59,20 @@ func TestGODEBUGSetenv(t *testing.T) {
 		return c.n.Load()
 	}
 	t.Setenv("GODEBUG", "cryptocustomrand=0")
-	if n := read(); n != 0 {
+	if n := read(); keygenNeedsGODEBUG && n != 0 {
 		t.Fatalf("cryptocustomrand=0: ecdsa.GenerateKey read %d bytes from a custom reader, want 0", n)
+	} else if !keygenNeedsGODEBUG && n == 0 {
+		t.Fatal("before Go 1.26, ecdsa.GenerateKey ignored the custom reader")
 	}
 	t.Setenv("GODEBUG", "cryptocustomrand=1")
 	if n := read(); n == 0 {
 		t.Fatal("after os.Setenv(GODEBUG=cryptocustomrand=1): ecdsa.GenerateKey ignored the custom reader")
 	}
 	t.Setenv("GODEBUG", "")
-	if n := read(); n != 0 {
+	switch n := read(); {
+	case !customRandByDefault() && n != 0:
 		t.Fatalf("after os.Setenv(GODEBUG=): ecdsa.GenerateKey read %d bytes from a custom reader, want 0", n)
+	case customRandByDefault() && n == 0:
+		t.Fatalf("after os.Setenv(GODEBUG=), with cryptocustomrand=1 the default: ecdsa.GenerateKey ignored the custom reader")
 	}
 }

@@ -150,9 +150,9 @@ func createAndRotate(ctx context.Context, k keyType, randReader io.Reader) error
 }
 
 // determinismRuns is how many times a key is made from identically seeded
-// streams. A generator that uses the stream gives at most two distinct keys
-// (crypto/internal/randutil.MaybeReadByte skips one byte half the time); one
-// that ignores it gives determinismRuns distinct keys.
+// streams. A generator that uses the stream gives at most maxReaderKeys
+// distinct keys (crypto/internal/randutil.MaybeReadByte skips one byte half
+// the time); one that ignores it gives determinismRuns distinct keys.
 const determinismRuns = 4
 
 // minDeterminismRuns is the fewest runs that tell the two apart (two runs
@@ -323,7 +323,9 @@ func runKeyTypesChild(t *testing.T, mode, godebug string) map[string]keyTypeResu
 
 // keyFromReader says whether k's private key is made from the reader keysutil
 // is given (install=false) or from crypto/rand.Reader replaced by the source
-// (install=true), per keysutil's RotateInMemory and Go 1.26's crypto packages.
+// (install=true), per keysutil's RotateInMemory and Go 1.26's crypto packages
+// (customRand: cryptocustomrand=1 in effect, or Go 1.25, which has no such
+// setting).
 func keyFromReader(k keyType, install, customRand bool) bool {
 	switch {
 	case k.isECDSA():
@@ -341,6 +343,10 @@ type column struct {
 	godebug    string // the child's GODEBUG; "" leaves it unset
 	customRand bool   // cryptocustomrand=1 in effect while keys are made
 }
+
+// customRandInEffect reports whether ecdsa and rsa use a custom reader in
+// c's process: with cryptocustomrand=1, or always before Go 1.26.
+func (c column) customRandInEffect() bool { return c.customRand || !keygenNeedsGODEBUG }
 
 // columns are the settings TestKeyTypes compares. hsmrand.Install sets
 // cryptocustomrand=1 itself unless GODEBUG names the setting: the last
@@ -374,7 +380,7 @@ func TestKeyTypes(t *testing.T) {
 				t.Fatalf("%s: no result for %s", c.title, k.name)
 			}
 			checkKeyType(t, k, r, c)
-			from := map[bool]string{false: "not from it", true: "from it"}[keyFromReader(k, c.install, c.customRand)]
+			from := map[bool]string{false: "not from it", true: "from it"}[keyFromReader(k, c.install, c.customRandInEffect())]
 			table[k.name] = append(table[k.name], fmt.Sprintf("%d B, key %s", r.Drawn, from))
 		}
 	}
@@ -397,7 +403,7 @@ func checkKeyType(t *testing.T, k keyType, r keyTypeResult, c column) {
 	t.Helper()
 	where := fmt.Sprintf("%s (%s)", k.name, c.title)
 	want := uint64(2 * k.drawsPerVersion()) // create + rotate
-	if c.install && k.isECDSA() && c.customRand {
+	if c.install && k.isECDSA() && c.customRandInEffect() {
 		// The key itself comes from the installed reader through
 		// crypto/rand.Reader too; the amount varies with rejection sampling.
 		if r.Drawn <= want {
@@ -411,8 +417,10 @@ func checkKeyType(t *testing.T, k keyType, r keyTypeResult, c column) {
 		return // not measured: keygen is slow, and the path is rsa-2048's
 	case r.Runs < minDeterminismRuns:
 		t.Logf("%s: only %d RSA keys made within one second: whether the key is made from the reader is not measured here", where, r.Runs)
-	case keyFromReader(k, c.install, c.customRand):
-		if r.Distinct > 2 {
+	case k.isRSA() && !rsaKeygenReproducible:
+		t.Logf("%s: RSA keys from identical streams differ before Go 1.26; checkNoDRBG shows the primes are read from the reader", where)
+	case keyFromReader(k, c.install, c.customRandInEffect()):
+		if r.Distinct > maxReaderKeys {
 			t.Errorf("%s: %d distinct keys from %d identical streams: key is not made from the reader", where, r.Distinct, r.Runs)
 		}
 	case r.Distinct != r.Runs:
@@ -426,18 +434,20 @@ const rsaPrimeDraws = 2 * 1024 / 8
 
 // checkNoDRBG asserts what rsa-2048 draws when VAULT_DISABLE_RSA_DRBG=true
 // makes keysutil call rsa.GenerateKey(randReader, bits) directly: with
-// cryptocustomrand=1 the primes are read from randReader, without it only the
-// HMAC keys are. Unlike the HMAC_DRBG path this needs no clock.
+// cryptocustomrand=1 (or before Go 1.26) the primes are read from randReader,
+// without it only the HMAC keys are. Unlike the HMAC_DRBG path this needs no
+// clock.
 func checkNoDRBG(t *testing.T, r keyTypeResult, godebug string) {
 	t.Helper()
 	where := "VAULT_DISABLE_RSA_DRBG=true, GODEBUG=" + godebug
 	hmacOnly := uint64(2 * hmacSubkeySize)
+	primes := godebug == "cryptocustomrand=1" || !keygenNeedsGODEBUG
 	switch {
 	case r.Name != "rsa-2048":
 		t.Errorf("%s: no rsa-2048 result", where)
-	case godebug == "cryptocustomrand=1" && r.Drawn < hmacOnly+2*rsaPrimeDraws:
+	case primes && r.Drawn < hmacOnly+2*rsaPrimeDraws:
 		t.Errorf("%s: rsa-2048 drew %d bytes, want at least %d (primes read from the reader)", where, r.Drawn, hmacOnly+2*rsaPrimeDraws)
-	case godebug != "cryptocustomrand=1" && r.Drawn != hmacOnly:
+	case !primes && r.Drawn != hmacOnly:
 		t.Errorf("%s: rsa-2048 drew %d bytes, want %d (HMAC keys only)", where, r.Drawn, hmacOnly)
 	default:
 		t.Logf("%s: rsa-2048 drew %d bytes", where, r.Drawn)

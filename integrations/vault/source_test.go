@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -74,8 +75,15 @@ func openSource(t *testing.T) (*hsmrand.Reader, func() uint64) {
 	return source, func() uint64 { return source.Stats().BytesServed }
 }
 
-// installSource makes src crypto/rand.Reader with hsmrand.Install.
+// installSource makes src crypto/rand.Reader with hsmrand.Install, with
+// key generation (cryptocustomrand=1) unless GODEBUG sets
+// cryptocustomrand=0, which Install would refuse to override.
 func installSource(t *testing.T, src *hsmrand.Reader) (restore func()) {
 	t.Helper()
-	return hsmrand.Install(src)
+	keygen := !strings.Contains(os.Getenv("GODEBUG"), "cryptocustomrand=0")
+	restore, err := hsmrand.Install(src, &hsmrand.InstallOptions{KeyGeneration: keygen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return restore
 }

@@ -115,6 +115,11 @@ func Output(mode string, count int) string {
 	return fmt.Sprintf("output %s %d", mode, count)
 }
 
+// Sessions returns the directive that limits the token to n sessions open
+// at once, over every process whose module reads the same control file: a
+// C_OpenSession beyond them answers CKR_SESSION_COUNT.
+func Sessions(n int) string { return fmt.Sprintf("sessions %d", n) }
+
 // Hang returns the directive that blocks every call to fn until the control
 // file no longer holds it.
 func Hang(fn string) string { return "hang " + fn }
@@ -122,6 +127,16 @@ func Hang(fn string) string { return "hang " + fn }
 // Invalidate returns the directive that, once, closes every session on the
 // slot of the next call's session before forwarding the call.
 func Invalidate() string { return "invalidate" }
+
+// MaxRandom returns the directive that answers ckr to every C_GenerateRandom
+// request of more than n bytes, without calling the real module; ckr 0 means
+// CKR_DATA_LEN_RANGE.
+func MaxRandom(n int, ckr uint) string {
+	if ckr == 0 {
+		return fmt.Sprintf("maxrandom %d", n)
+	}
+	return fmt.Sprintf("maxrandom %d %#x", n, ckr)
+}
 
 // micros rounds d up to whole microseconds, and negative d to 0.
 func micros(d time.Duration) int64 {

@@ -10,8 +10,9 @@
 // C_Login, C_Logout, C_SeedRandom and C_GenerateRandom. Into these it can
 // inject latency (fixed or heavy-tailed), error codes, a removed token that
 // comes back by itself, zeroed, repeated or half-filled random output, calls
-// that hang until released, and sessions that the token closes under the
-// caller. The directives are below.
+// that hang until released, sessions that the token closes under the
+// caller, and a cap on the size of a C_GenerateRandom request. The
+// directives are below.
 //
 // # The control file
 //
@@ -48,6 +49,14 @@
 //	                             handle, close every session on that session's
 //	                             slot first: the real module then answers
 //	                             CKR_SESSION_HANDLE_INVALID
+//	sessions N                   at most N (1 to 1024) sessions open on the token
+//	                             at once, counted over every process that
+//	                             loads the module with the same control file
+//	                             (flock on CONTROL.session.0 to N-1, released
+//	                             when a session closes, the token is removed
+//	                             or the process ends): C_OpenSession beyond
+//	                             them answers CKR_SESSION_COUNT. Sessions open
+//	                             stay open over reloads and count.
 //	output zero|repeat|short N   the next N C_GenerateRandom calls that reach the
 //	                             real module (-1: all) return CKR_OK with every
 //	                             byte zero; or the first call's bytes again (the
@@ -55,11 +64,17 @@
 //	                             64 KiB, and replayed cyclically); or the second
 //	                             half zero. A call the real module fails keeps
 //	                             its error.
+//	maxrandom BYTES [CKR]        last, after all of the above: a C_GenerateRandom
+//	                             request of more than BYTES bytes is answered CKR
+//	                             (default CKR_DATA_LEN_RANGE, 0x21) without calling
+//	                             the real module, as a module whose transport
+//	                             carries at most BYTES does (a refused call still
+//	                             counts against output N)
 //
 // Later lines override earlier ones, except fail lines, which add up (the
 // first that still applies wins). A bad line is ignored, and reported once to
 // stderr with its line number. [Fail], [Delay], [Pareto], [Removed],
-// [Output], [Hang] and [Invalidate] write the lines.
+// [Sessions], [Output], [Hang], [Invalidate] and [MaxRandom] write the lines.
 //
 // When FAULTP11_LOG names a file, the module appends "C_Name 0xRV" to it for
 // every wrapped call when the call returns. It never logs arguments: the PIN

@@ -2,6 +2,7 @@ package p11
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/miekg/pkcs11"
 )
@@ -87,6 +88,11 @@ func advice(fn string, code uint, c class) string {
 		return "the token does not accept seed material; seeding is optional and was skipped"
 	case pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED:
 		return "other code in this process finalised the module (C_Finalize); restart the process"
+	case pkcs11.CKR_DATA_LEN_RANGE, pkcs11.CKR_ARGUMENTS_BAD, pkcs11.CKR_HOST_MEMORY, pkcs11.CKR_DEVICE_MEMORY:
+		if fn == "C_GenerateRandom" {
+			// Larger requests were halved down to this one (see limit.go).
+			return fmt.Sprintf("the token refused a request of %d bytes, the smallest this package makes: its request limit is lower (or it is out of memory); backing off before the next try; see the module's own log", MinRequest)
+		}
 	case pkcs11.CKR_GENERAL_ERROR:
 		if fn == "C_Initialize" {
 			return "the module failed to start; check its configuration (SoftHSM: SOFTHSM2_CONF and its directories.tokendir; Futurex: FXPKCS11_CFG)"

@@ -63,6 +63,25 @@ type Config struct {
 	// the token is looked for again; the wait doubles up to BackoffMax.
 	// 0 means DefaultBackoffMin and DefaultBackoffMax.
 	BackoffMin, BackoffMax time.Duration
+
+	// NoReinitialize forbids re-initialising the module (C_Finalize, then
+	// C_Initialize) to recover from a module-wide failure. Some network
+	// modules (p11-kit's client among them) never reconnect by themselves
+	// after their server restarts: every call, C_GetSlotList included,
+	// answers CKR_DEVICE_ERROR until the module is re-initialised. The
+	// re-initialisation also ends every other user's sessions on the
+	// module in this process; set NoReinitialize when other code shares
+	// the module and must not have that happen (the token then recovers
+	// only if the module does by itself). See the package documentation.
+	NoReinitialize bool
+
+	// MaxRequest is the largest C_GenerateRandom request, in bytes, from
+	// MinRequest to MaxChunk (RFC 7512 query attribute x-max-request);
+	// 0 means MaxChunk. A token that refuses a request as too large is
+	// asked again for half as much, and remembers the size that works (see
+	// [Stats].MaxRequest); set this for a module known to refuse large
+	// requests, to spare those first refusals.
+	MaxRequest int
 }
 
 // Config turns the URI into a Config. module-path may name the library or,
@@ -74,7 +93,7 @@ func (u *URI) Config() (Config, error) {
 		TokenLabel: u.Token, Serial: u.Serial, Manufacturer: u.Manufacturer, Model: u.Model,
 		SlotDescription: u.SlotDescription, SlotManufacturer: u.SlotManufacturer,
 		LibraryManufacturer: u.LibraryManufacturer, LibraryDescription: u.LibraryDescription,
-		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource,
+		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource, MaxRequest: u.MaxRequest,
 	}
 	if u.SlotID != nil {
 		id := *u.SlotID
@@ -135,6 +154,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("p11: MaxSessions %d is negative", c.MaxSessions)
 	case c.BackoffMin < 0 || c.BackoffMax < 0:
 		return errors.New("p11: back-off durations must not be negative")
+	case c.MaxRequest != 0 && (c.MaxRequest < MinRequest || c.MaxRequest > MaxChunk):
+		return fmt.Errorf("p11: MaxRequest (x-max-request) is %d bytes, want 0 (the default, %d) or %d to %d: the output checks need %d bytes per call",
+			c.MaxRequest, MaxChunk, MinRequest, MaxChunk, MinRequest)
 	}
 	if c.LibraryVersion != "" {
 		if _, _, err := parseVersion(c.LibraryVersion); err != nil {
@@ -157,6 +179,9 @@ func (c Config) withDefaults() Config {
 		c.BackoffMax = DefaultBackoffMax
 	}
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	if c.MaxRequest == 0 {
+		c.MaxRequest = MaxChunk
+	}
 	if c.SlotID != nil {
 		id := *c.SlotID
 		c.SlotID = &id
@@ -182,20 +207,7 @@ func (c *Config) loadPIN() ([]byte, error) {
 	if !filepath.IsAbs(path) {
 		return nil, errors.New("p11: pin-source must name an absolute path (the value given is not shown, in case it is a PIN)")
 	}
-	pin, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("p11: pin-source: %w", err)
-	}
-	n := len(pin)
-	for n > 0 && (pin[n-1] == '\n' || pin[n-1] == '\r') {
-		n--
-	}
-	if n == 0 {
-		clear(pin)
-		return nil, fmt.Errorf("p11: pin-source %s is empty", path)
-	}
-	clear(pin[n:])
-	return pin[:n], nil
+	return readPINFile(path)
 }
 
 // selection describes the selection fields for error messages. Labels,

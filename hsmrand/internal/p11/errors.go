@@ -93,6 +93,8 @@ func errName(err error) string {
 	switch {
 	case errors.As(err, &pe):
 		return CKRName(pe.Code)
+	case errors.Is(err, errModuleDown):
+		return "module-not-initialized"
 	case errors.Is(err, ErrBadBlock):
 		return "bad-block"
 	case errors.Is(err, ErrTokenNotFound):

@@ -17,7 +17,11 @@ func (t *Token) checkLibrary() error {
 	if c.LibraryManufacturer == "" && c.LibraryDescription == "" && c.LibraryVersion == "" {
 		return nil
 	}
+	if err := t.lib.hold(t.lib.generation()); err != nil {
+		return err
+	}
 	info, err := t.mod.GetInfo()
+	t.lib.unhold()
 	if err != nil {
 		return wrapCall("C_GetInfo", err)
 	}
@@ -36,10 +40,17 @@ func (t *Token) checkLibrary() error {
 }
 
 // find looks through the present tokens for the one the configuration
-// selects. It is called at Open and whenever the token comes back from a
-// fault, so a token that moved to another slot is found again.
-func (t *Token) find() (uint, pkcs11.TokenInfo, error) {
+// selects in module generation gen and, when a PIN is configured, refuses
+// a login that would lock the token or that it would refuse for the PIN's
+// length (checkLogin). It is called at Open and whenever the token comes
+// back from a fault, so a token that moved to another slot is found again.
+// t.openMu must be held.
+func (t *Token) find(gen uint64) (uint, pkcs11.TokenInfo, error) {
 	c := &t.cfg
+	if err := t.lib.hold(gen); err != nil {
+		return 0, pkcs11.TokenInfo{}, err
+	}
+	defer t.lib.unhold()
 	slots, err := t.mod.GetSlotList(true)
 	if err != nil {
 		return 0, pkcs11.TokenInfo{}, wrapCall("C_GetSlotList", err)
@@ -75,9 +86,11 @@ func (t *Token) find() (uint, pkcs11.TokenInfo, error) {
 	case info.Flags&pkcs11.CKF_RNG == 0:
 		return 0, info, fmt.Errorf("%w: token %q serial %q does not set CKF_RNG in C_GetTokenInfo; choose a token with a random number generator",
 			ErrNoRNG, info.Label, info.SerialNumber)
-	case t.login && info.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
-		return 0, info, fmt.Errorf("%w: token %q reports CKF_USER_PIN_LOCKED; not trying to log in; the token's security officer must reset the user PIN",
-			ErrLoginFatal, info.Label)
+	}
+	if t.login {
+		if err := checkLogin(info.Label, pinFlagsOf(&info), len(t.pin)); err != nil {
+			return 0, info, err
+		}
 	}
 	return found[0], info, nil
 }

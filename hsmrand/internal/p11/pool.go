@@ -55,19 +55,25 @@ func NewPool(tokens ...*Token) *Pool {
 // when it fails. It never waits for a token: when every token is down (or
 // backing off) it returns at once an error that wraps [ErrTokenDown], so
 // that the caller's own policy (hsmrand's refiller backs off, and its reads
-// degrade or fail at their deadline) sees the outage as it happens. When
-// every token has failed for good the error says so and does not wrap
-// ErrTokenDown. On error p is zeroed.
+// degrade or fail at their deadline) sees the outage as it happens.
+//
+// Permanence is per token: the error is permanent (it wraps the tokens'
+// own errors, [ErrLoginFatal] and the like) only when every token has
+// failed for good. While one token is merely down, the error wraps only the
+// errors of the tokens that are down, and names the ones that failed for
+// good in its text, so that a caller testing for a permanent failure does
+// not mistake a momentary fault of a live token for the end of the pool.
+// Each part of the error names its token. On error p is zeroed.
 func (p *Pool) GenerateRandom(ctx context.Context, b []byte) error {
 	n := uint64(len(p.tokens))
 	if n == 0 {
 		return ErrClosed
 	}
 	start := p.next.Add(1)
-	var errs []error
-	alive := false
+	var down, failed []error
 	for i := range n {
-		t := p.tokens[(start+i)%n]
+		k := (start + i) % n
+		t := p.tokens[k]
 		err := t.GenerateRandom(ctx, b)
 		if err == nil {
 			return nil
@@ -75,13 +81,21 @@ func (p *Pool) GenerateRandom(ctx context.Context, b []byte) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("p11: %w", ctx.Err())
 		}
-		errs = append(errs, err)
-		alive = alive || !isFatal(err)
+		err = fmt.Errorf("token %d of %d (%s): %w", k+1, n, t.cfg.selection(), err)
+		if isFatal(err) {
+			failed = append(failed, err)
+		} else {
+			down = append(down, err)
+		}
 	}
-	if !alive {
-		return fmt.Errorf("p11: every token has failed for good: %w", errors.Join(errs...))
+	if len(down) == 0 {
+		return fmt.Errorf("p11: every token has failed for good: %w", errors.Join(failed...))
 	}
-	return fmt.Errorf("%w: every configured token is down or backing off: %w", ErrTokenDown, errors.Join(errs...))
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: every live token is down or backing off: %w (failed for good, not retried: %v)",
+			ErrTokenDown, errors.Join(down...), errors.Join(failed...))
+	}
+	return fmt.Errorf("%w: every configured token is down or backing off: %w", ErrTokenDown, errors.Join(down...))
 }
 
 // SeedRandom gives seed to every token that is up. Tokens that do not

@@ -15,28 +15,27 @@ import (
 //
 // It is the package's one piece of global state, and it has to be: a module
 // is C_Initialize'd once per process, and C_Finalize ends it for every user
-// in the process. So every Token on one library shares one *pkcs11.Ctx, and
-// C_Finalize is called only when the last of them closes, and only if this
-// package's C_Initialize is the one that started the module. A module that
-// answered CKR_CRYPTOKI_ALREADY_INITIALIZED belongs to someone else in the
-// process and is never finalised here.
+// in the process. So every Token on one library shares one [library].
+//
+// A module is never finalised when its last Token closes: other code in the
+// process (a second miekg/pkcs11 handle that got
+// CKR_CRYPTOKI_ALREADY_INITIALIZED, a Vault seal) may be using it, and
+// C_Finalize would end its sessions and make its next call fail with
+// CKR_CRYPTOKI_NOT_INITIALIZED. The module stays loaded and initialised
+// until the process exits, as most PKCS#11 applications leave it; a later
+// Open reuses it. The only C_Finalize this package ever calls is the one
+// that re-initialises a module for recovery ([library.reinitialize]).
 type registry struct {
 	mu      sync.Mutex
-	modules map[string]*loaded // by the library's resolved path
-}
-
-type loaded struct {
-	ctx   *pkcs11.Ctx
-	refs  int
-	owned bool // our C_Initialize started the module
+	modules map[string]*library // by the library's resolved path
 }
 
 // modules is the process-wide registry; see [registry].
-var modules = registry{modules: make(map[string]*loaded)}
+var modules = registry{modules: make(map[string]*library)}
 
 // acquire returns the initialised module at path and a release function that
 // must be called exactly once when the caller is done with it.
-func (r *registry) acquire(path string) (*pkcs11.Ctx, func() error, error) {
+func (r *registry) acquire(path string) (*library, func() error, error) {
 	key, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -46,29 +45,35 @@ func (r *registry) acquire(path string) (*pkcs11.Ctx, func() error, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.modules[key]
-	if m == nil {
+	l := r.modules[key]
+	if l == nil {
 		ctx := pkcs11.New(key)
 		if ctx == nil {
 			return nil, nil, fmt.Errorf("%w: %s cannot be loaded as a PKCS#11 library (dlopen or C_GetFunctionList failed); check that it is a PKCS#11 module for this architecture and that its dependencies are installed", ErrModule, path)
 		}
-		m = &loaded{ctx: ctx, owned: true}
+		l = &library{initer: ctx, owned: true, up: true}
 		if err := ctx.Initialize(); err != nil {
 			if code, _ := ckrOf(err); code != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
 				ctx.Destroy()
 				return nil, nil, wrapInitialize(err)
 			}
-			m.owned = false
+			l.owned = false
 		}
-		r.modules[key] = m
+		r.modules[key] = l
 	}
-	m.refs++
+	l.refs++
 	var once sync.Once
-	release := func() (err error) {
-		once.Do(func() { err = r.release(key) })
-		return err
+	release := func() error {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if l.refs--; l.refs < 0 {
+				panic("p11: internal error: release of a module that is not held")
+			}
+		})
+		return nil
 	}
-	return m.ctx, release, nil
+	return l, release, nil
 }
 
 // wrapInitialize classifies a failed C_Initialize: whatever the code, the
@@ -80,25 +85,4 @@ func wrapInitialize(err error) error {
 		pe.class = ErrModule
 	}
 	return e
-}
-
-func (r *registry) release(key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := r.modules[key]
-	if m == nil {
-		panic("p11: internal error: release of a module that is not loaded")
-	}
-	if m.refs--; m.refs > 0 {
-		return nil
-	}
-	delete(r.modules, key)
-	var err error
-	if m.owned {
-		if ferr := m.ctx.Finalize(); ferr != nil {
-			err = wrapCall("C_Finalize", ferr)
-		}
-	}
-	m.ctx.Destroy()
-	return err
 }

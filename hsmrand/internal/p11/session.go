@@ -1,6 +1,7 @@
 package p11
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	"unsafe"
@@ -101,7 +102,47 @@ func (t *Token) recover() (session, error) {
 // (logging in when a PIN is configured). Used by Open and by recover. On
 // failure the token is down or failed. t.openMu must be held.
 func (t *Token) reconnect() error {
-	slot, info, err := t.find()
+	if err := t.locate(); err != nil {
+		return err
+	}
+	s, err := t.openSessionLocked()
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.backoff = 0
+	t.mu.Unlock()
+	t.putSession(s)
+	return nil
+}
+
+// locate finds the token and records where it is, in which module
+// generation; every session opened before is dropped. When the module
+// itself fails (C_GetSlotList answers a device error, or the module is not
+// initialised), it re-initialises the module first, if it may (see
+// [Token.reinit]). On failure the token is down or failed. t.openMu must be
+// held.
+func (t *Token) locate() error {
+	gen := t.lib.generation()
+	slot, info, err := t.find(gen)
+	// A network module re-initialised while its server was still away
+	// can come up with an empty slot list, and keep it after the server
+	// returns until the next re-initialisation (p11-kit's client does): in
+	// an outage that already took a re-initialisation, a missing token is
+	// the module's fault too.
+	t.mu.Lock()
+	reinited := t.reinited
+	t.mu.Unlock()
+	if err != nil && (moduleWide(err) || reinited && errors.Is(err, ErrTokenNotFound)) {
+		ok, why := t.reinit(gen)
+		switch {
+		case ok:
+			gen = t.lib.generation()
+			slot, info, err = t.find(gen)
+		case why != nil:
+			err = fmt.Errorf("%w; %v", err, why)
+		}
+	}
 	if err != nil {
 		t.mu.Lock()
 		t.st.errors[errName(err)]++
@@ -113,23 +154,51 @@ func (t *Token) reconnect() error {
 		}
 		return err
 	}
+	t.lib.succeeded()
 	t.mu.Lock()
-	t.slot, t.label, t.serial = slot, info.Label, info.SerialNumber
+	t.reinited = false
+	t.slot, t.label, t.serial, t.gen = slot, info.Label, info.SerialNumber, gen
+	t.pinCountLow = t.login && pinFlagsOf(&info).countLow
 	t.epoch++
 	t.idle = nil
 	t.loggedIn = false
 	t.state = StateUp
 	t.err = nil
 	t.mu.Unlock()
-	s, err := t.openSessionLocked()
-	if err != nil {
-		return err
+	return nil
+}
+
+// moduleWide reports whether err says the whole module fails, not only this
+// token: C_GetSlotList itself failed (a network module that lost its
+// server answers CKR_DEVICE_ERROR to every call), or the module is not
+// initialised after a failed re-initialisation.
+func moduleWide(err error) bool {
+	if errors.Is(err, errModuleDown) {
+		return true
+	}
+	var pe *Error
+	return errors.As(err, &pe) && pe.Func == "C_GetSlotList" && !isFatal(err)
+}
+
+// reinit re-initialises the module (C_Finalize, C_Initialize) to recover
+// from a module-wide failure, unless Config.NoReinitialize forbids it or
+// the module is not this package's to re-initialise. It reports whether the
+// module was re-initialised, or why not. t.openMu must be held.
+func (t *Token) reinit(gen uint64) (bool, error) {
+	if t.cfg.NoReinitialize {
+		return false, errors.New("re-initialising the module is turned off (NoReinitialize): the token comes back only if the module recovers by itself")
 	}
 	t.mu.Lock()
-	t.backoff = 0
+	since := t.since
 	t.mu.Unlock()
-	t.putSession(s)
-	return nil
+	ok, err := t.lib.reinitialize(gen, since)
+	if ok {
+		t.mu.Lock()
+		t.st.reinits++
+		t.reinited = true
+		t.mu.Unlock()
+	}
+	return ok, err
 }
 
 // openSessionLocked opens a read-only session and logs in if a PIN is
@@ -146,9 +215,21 @@ func (t *Token) openSessionLocked() (session, error) {
 		t.mu.Unlock()
 		return session{}, err
 	}
-	slot, epoch, needLogin := t.slot, t.epoch, t.login && !t.loggedIn
+	slot, epoch, gen, needLogin := t.slot, t.epoch, t.gen, t.login && !t.loggedIn
 	t.mu.Unlock()
 
+	if err := t.lib.hold(gen); err != nil {
+		if !errors.Is(err, errStaleSession) {
+			return session{}, t.fault("C_OpenSession", err)
+		}
+		// The module was re-initialised since the token was found (by
+		// another Token on it): find it again in the new generation.
+		if err := t.locate(); err != nil {
+			return session{}, err
+		}
+		return t.openSessionLocked()
+	}
+	defer t.lib.unhold()
 	h, err := t.mod.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
 		return session{}, t.fault("C_OpenSession", err)
@@ -172,7 +253,7 @@ func (t *Token) openSessionLocked() (session, error) {
 		}
 		t.mu.Unlock()
 	}
-	return session{h: h, epoch: epoch}, nil
+	return session{h: h, epoch: epoch, gen: gen}, nil
 }
 
 // fault wraps a failed call's error with its CK_RV name and advice, counts
@@ -214,7 +295,7 @@ func (t *Token) fault(fn string, err error) error {
 // that other session. The window is one call long; only other code in the
 // process closing our sessions can open it.
 func (t *Token) do(s session, fn string, f func(pkcs11.SessionHandle) ([]byte, error)) (session, []byte, error) {
-	out, err := f(s.h)
+	out, err := t.call(s, f)
 	if err == nil {
 		return s, out, nil
 	}
@@ -235,7 +316,7 @@ func (t *Token) do(s session, fn string, f func(pkcs11.SessionHandle) ([]byte, e
 		if err != nil {
 			return session{}, nil, err
 		}
-		if out, err = f(s.h); err == nil {
+		if out, err = t.call(s, f); err == nil {
 			return s, out, nil
 		}
 		code, _ = ckrOf(err)
@@ -247,7 +328,22 @@ func (t *Token) do(s session, fn string, f func(pkcs11.SessionHandle) ([]byte, e
 	case c == classSession || c == classDevice:
 		// The handle is dead; drop it.
 	default:
-		_ = t.mod.CloseSession(s.h)
+		t.closeSession(s)
 	}
 	return session{}, nil, werr
+}
+
+// call runs f on s's handle with the module held, so that it is not
+// re-initialised under the call, unless the module was re-initialised since
+// s was opened (errStaleSession) or is not initialised (errModuleDown).
+func (t *Token) call(s session, f func(pkcs11.SessionHandle) ([]byte, error)) ([]byte, error) {
+	if err := t.lib.hold(s.gen); err != nil {
+		return nil, err
+	}
+	defer t.lib.unhold()
+	out, err := f(s.h)
+	if err == nil {
+		t.lib.succeeded()
+	}
+	return out, err
 }

@@ -1,6 +1,7 @@
 package p11
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,17 +11,24 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// SoftHSM reads SOFTHSM2_CONF at C_Initialize, and the registry finalises
-// the module whenever the last Token closes, so every test below sees the
-// same token directory: TestMain creates it, with every token, before any
+// SoftHSM reads SOFTHSM2_CONF at C_Initialize, once per process (the
+// registry never finalises a module), so every test below sees the same
+// token directory: TestMain creates it, with every token, before any
 // test runs. These tests do not run in parallel with each other.
 var hsm struct {
 	err                   error // why SoftHSM is unusable
 	alpha, beta, wrongPIN *softhsmtest.Token
+	// ctl and log drive libfaultp11.so, which reads their names at its one
+	// C_Initialize in this process: every test shares them.
+	ctl *faultp11.Control
+	log string
 }
 
 func TestMain(m *testing.M) {
@@ -38,8 +46,15 @@ func setupSoftHSM(root string) error {
 	if hsm.beta, err = d.InitToken("beta", "", ""); err != nil {
 		return err
 	}
-	hsm.wrongPIN, err = d.InitToken("wrong-pin", "", "")
-	return err
+	if hsm.wrongPIN, err = d.InitToken("wrong-pin", "", ""); err != nil {
+		return err
+	}
+	hsm.ctl = faultp11.New(root)
+	hsm.log = filepath.Join(root, "faultp11-calls.log")
+	if err := os.Setenv(faultp11.ControlEnv, hsm.ctl.Path()); err != nil {
+		return err
+	}
+	return os.Setenv(faultp11.LogEnv, hsm.log)
 }
 
 func needSoftHSM(t *testing.T) {
@@ -183,7 +198,26 @@ func TestSoftHSMWrongPINTriedOnce(t *testing.T) {
 		t.Fatalf("right PIN after the wrong one: %v", err)
 	}
 	mustRead(t, tok, 32)
+	// SoftHSM sets CKF_USER_PIN_COUNT_LOW after a failed login; the token
+	// reports it.
+	assert.True(t, tok.Stats().PINCountLow, "CKF_USER_PIN_COUNT_LOW after a wrong PIN is not reported")
 	tok.Close()
+}
+
+// TestSoftHSMPINTooLong: a PIN longer than SoftHSM's ulMaxPinLen (255) is
+// refused before C_Login, which is never called with it.
+func TestSoftHSMPINTooLong(t *testing.T) {
+	needSoftHSM(t)
+	ctx, release, err := modules.acquire(hsm.alpha.Module)
+	require.NoError(t, err)
+	counter := &countingModule{module: ctx}
+	long := bytes.Repeat([]byte("p"), 300)
+	cfg := Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: long}
+	_, err = newToken(t.Context(), cfg, counter, release, bytes.Clone(long), false)
+	require.ErrorIs(t, err, ErrLoginFatal)
+	assert.ErrorContains(t, err, "ulMaxPinLen 255")
+	assert.NotContains(t, err.Error(), "ppp")
+	assert.Zero(t, counter.logins.Load(), "C_Login called with a PIN the token cannot take")
 }
 
 func TestSoftHSMWrongLabel(t *testing.T) {
@@ -298,57 +332,58 @@ func otherHandle(t *testing.T, path string) *pkcs11.Ctx {
 	return c
 }
 
-// TestSoftHSMForeignInitializeNotFinalized: when other code initialised the
-// module first, closing the last Token must not call C_Finalize.
-func TestSoftHSMForeignInitializeNotFinalized(t *testing.T) {
+// TestSoftHSMOtherUserKeepsModule: another user of the module in the
+// process (here a second miekg/pkcs11 handle, which gets
+// CKR_CRYPTOKI_ALREADY_INITIALIZED) goes on working across the Close of
+// every Token: the package never finalises a module on Close.
+func TestSoftHSMOtherUserKeepsModule(t *testing.T) {
 	needSoftHSM(t)
-	c := pkcs11.New(hsm.alpha.Module)
-	if c == nil {
-		t.Fatal("pkcs11.New failed")
-	}
-	defer c.Destroy()
-	if err := c.Initialize(); err != nil {
-		t.Fatalf("C_Initialize (no Token should hold the module now): %v", err)
-	}
-	defer c.Finalize()
 	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	other := pkcs11.New(hsm.alpha.Module)
+	require.NotNil(t, other, "pkcs11.New")
+	t.Cleanup(other.Destroy)
+	err = other.Initialize()
+	require.ErrorIs(t, err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED))
+	slots, err := other.GetSlotList(true)
+	require.NoError(t, err)
+	require.NotEmpty(t, slots)
+	sh, err := other.OpenSession(slots[0], pkcs11.CKF_SERIAL_SESSION)
+	require.NoError(t, err)
 	mustRead(t, tok, 32)
-	if err := tok.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.GetSlotList(true); err != nil {
-		t.Errorf("the other user's module after our Close: %v (we finalised it)", err)
-	}
+
+	require.NoError(t, tok.Close())
+	_, err = other.GetSlotList(true)
+	assert.NoError(t, err, "the other user's module after our last Close (we finalised it)")
+	_, err = other.GenerateRandom(sh, 32)
+	assert.NoError(t, err, "the other user's session after our last Close")
+	assert.NoError(t, other.CloseSession(sh))
+
+	// A later Open reuses the module, still initialised.
+	again, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
+	require.NoError(t, err)
+	mustRead(t, again, 32)
+	require.NoError(t, again.Close())
 }
 
 // TestSoftHSMSharedModuleRefcount: two Tokens share one module; closing one
-// leaves the other working.
+// leaves the other working, and closing both leaves the module loaded.
 func TestSoftHSMSharedModuleRefcount(t *testing.T) {
 	needSoftHSM(t)
 	a, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := Open(t.Context(), Config{ModulePath: hsm.beta.Module, TokenLabel: "beta", PIN: []byte(hsm.beta.PIN)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
 	mustRead(t, b, 32)
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, b.Close())
+	key, err := filepath.EvalSymlinks(hsm.alpha.Module)
+	require.NoError(t, err)
 	modules.mu.Lock()
-	n := len(modules.modules)
-	modules.mu.Unlock()
-	if n != 0 {
-		t.Errorf("%d modules still loaded after the last Close", n)
-	}
+	defer modules.mu.Unlock()
+	l := modules.modules[key]
+	require.NotNil(t, l, "the module stays loaded after the last Close")
+	assert.Equal(t, 0, l.refs, "no Token holds the module")
 }
 
 func TestSoftHSMPool(t *testing.T) {

@@ -16,9 +16,22 @@ type Stats struct {
 	Bytes   uint64        // bytes those calls returned (requests are at least 32 bytes)
 	Latency time.Duration // total time spent in those calls
 	Logins  uint64        // C_Login calls made
+	// PINCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before logging in: a login has failed since the last
+	// good one, and a few more wrong PINs lock it.
+	PINCountLow bool
+
+	// MaxRequest is the largest C_GenerateRandom request now made to the
+	// token: Config.MaxRequest (MaxChunk by default), or less once the
+	// token refused a larger request (its refusals count in Errors).
+	MaxRequest int
 
 	Reopens    uint64 // sessions replaced after CKR_SESSION_CLOSED and the like
 	Recoveries uint64 // times the token was found again after being down
+	// Reinitializations counts the module re-initialisations (C_Finalize
+	// and C_Initialize) this token made to recover from a module-wide
+	// failure.
+	Reinitializations uint64
 
 	// Errors counts failures by CK_RV name ("CKR_DEVICE_REMOVED") or, for
 	// the output checks, "bad-block"; a token not found counts as
@@ -28,12 +41,14 @@ type Stats struct {
 	RetryAt   time.Time // when a token that is down is looked for again
 }
 
-// counters are the Token's running totals; guarded by Token.mu.
+// counters are the Token's running totals, and the request limit it has
+// learned; guarded by Token.mu.
 type counters struct {
-	calls, bytes, logins, reopens, recoveries uint64
-	latency                                   time.Duration
-	errors                                    map[string]uint64
-	lastError                                 string
+	calls, bytes, logins, reopens, recoveries, reinits uint64
+	latency                                            time.Duration
+	errors                                             map[string]uint64
+	lastError                                          string
+	maxRequest                                         int // 0: Config.MaxRequest; see limit.go
 }
 
 // Stats returns a snapshot of the token's counters and state.
@@ -43,7 +58,8 @@ func (t *Token) Stats() Stats {
 	s := Stats{
 		Label: t.label, Serial: t.serial, Slot: t.slot, State: t.state,
 		Calls: t.st.calls, Bytes: t.st.bytes, Latency: t.st.latency, Logins: t.st.logins,
-		Reopens: t.st.reopens, Recoveries: t.st.recoveries,
+		MaxRequest: t.maxRequestLocked(), PINCountLow: t.pinCountLow,
+		Reopens: t.st.reopens, Recoveries: t.st.recoveries, Reinitializations: t.st.reinits,
 		Errors: maps.Clone(t.st.errors), LastError: t.st.lastError,
 	}
 	if t.state == StateDown {

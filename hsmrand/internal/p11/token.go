@@ -40,6 +40,7 @@ func (s State) String() string {
 type Token struct {
 	cfg     Config // with defaults applied and no PIN
 	mod     module
+	lib     lifecycle // the module's generation and re-initialisation
 	release func() error
 	login   bool          // a PIN is configured; fixed at Open
 	sem     chan struct{} // one slot per session in use: bounds cgo calls in flight
@@ -58,19 +59,27 @@ type Token struct {
 	label    string
 	serial   string
 	epoch    uint64 // bumped when the token goes down: older sessions are dead
+	gen      uint64 // the module generation the token last found itself in
 	idle     []session
 	loggedIn bool
-	backoff  time.Duration
-	retryAt  time.Time
-	last     blockTag // tag of the previous block, for the repetition check
-	hasLast  bool
-	st       counters
+	// pinCountLow: the token reported CKF_USER_PIN_COUNT_LOW when it was
+	// last found, before the login (a PIN is configured).
+	pinCountLow bool
+	backoff     time.Duration
+	retryAt     time.Time
+	since       time.Time // when the token last went from up to down
+	reinited    bool      // the module was re-initialised in this outage
+	last        blockTag  // tag of the previous block, for the repetition check
+	hasLast     bool
+	st          counters
 }
 
-// session is a session handle and the epoch in which it was opened.
+// session is a session handle, the token epoch in which it was opened and
+// the module generation it belongs to.
 type session struct {
 	h     pkcs11.SessionHandle
 	epoch uint64
+	gen   uint64
 }
 
 // Open loads the module (once per process, see the package documentation),
@@ -92,22 +101,28 @@ func open(ctx context.Context, cfg Config, lenient bool) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctxm, release, err := modules.acquire(cfg.ModulePath)
+	lib, release, err := modules.acquire(cfg.ModulePath)
 	if err != nil {
 		clear(pin)
 		return nil, err
 	}
-	return newToken(ctx, cfg, ctxm, release, pin, lenient)
+	return newToken(ctx, cfg, lib, release, pin, lenient)
 }
 
 // newToken starts a Token on mod. It takes ownership of pin and release.
+// When mod also implements lifecycle (a *library does), the token can
+// re-initialise it to recover; otherwise it never does.
 func newToken(ctx context.Context, cfg Config, mod module, release func() error, pin []byte, lenient bool) (*Token, error) {
 	c := cfg.withDefaults()
 	t := &Token{
-		cfg: c, mod: mod, release: release, pin: pin, login: pin != nil,
+		cfg: c, mod: mod, lib: fixedLifecycle{}, release: release, pin: pin, login: pin != nil,
 		sem: make(chan struct{}, c.MaxSessions), done: make(chan struct{}),
 		st: counters{errors: make(map[string]uint64)},
 	}
+	if lc, ok := mod.(lifecycle); ok {
+		t.lib = lc
+	}
+	t.gen, t.since = t.lib.generation(), time.Now()
 	if err := ctx.Err(); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("p11: open: %w", err)
@@ -132,11 +147,11 @@ func isFatal(err error) bool {
 		errors.Is(err, ErrClosed) || errors.Is(err, errAmbiguous)
 }
 
-// Close closes the token's sessions, wipes its PIN and releases the module,
-// calling C_Finalize when this was the module's last user and this package
-// initialised it. It waits for calls in flight. It does not call C_Logout,
-// which would log out every other user of the token in the process. Close
-// is idempotent.
+// Close closes the token's sessions, wipes its PIN and releases the module.
+// It never calls C_Finalize, which would break other users of the module in
+// the process (see the package documentation), nor C_Logout, which would
+// log out every other user of the token. It waits for calls in flight.
+// Close is idempotent.
 func (t *Token) Close() error {
 	t.mu.Lock()
 	if t.state == StateClosed {
@@ -156,7 +171,7 @@ func (t *Token) Close() error {
 	t.idle = nil
 	t.mu.Unlock()
 	for _, s := range idle {
-		_ = t.mod.CloseSession(s.h) // the session may be gone already
+		t.closeSession(s) // the session may be gone already
 	}
 	clear(t.pin)
 	t.pin = nil
@@ -189,6 +204,9 @@ func (t *Token) markDown(cause error, sessionsGone bool) {
 		return
 	}
 	idle := t.idle
+	if t.state == StateUp {
+		t.since = time.Now()
+	}
 	t.state = StateDown
 	t.err = cause
 	t.epoch++
@@ -200,7 +218,7 @@ func (t *Token) markDown(cause error, sessionsGone bool) {
 	t.mu.Unlock()
 	if !sessionsGone {
 		for _, s := range idle {
-			_ = t.mod.CloseSession(s.h) // the token is suspect; its answer does not matter
+			t.closeSession(s) // the token is suspect; its answer does not matter
 		}
 	}
 }
@@ -215,4 +233,14 @@ func (t *Token) fail(cause error) {
 	t.state = StateFailed
 	t.err = cause
 	t.st.lastError = cause.Error()
+}
+
+// closeSession closes s, unless the module was re-initialised since s was
+// opened: then the handle is dead, and may name another caller's session.
+func (t *Token) closeSession(s session) {
+	if t.lib.hold(s.gen) != nil {
+		return
+	}
+	defer t.lib.unhold()
+	_ = t.mod.CloseSession(s.h)
 }

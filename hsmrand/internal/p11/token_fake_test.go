@@ -347,8 +347,18 @@ func TestFakePoolFailsOver(t *testing.T) {
 	fa.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
 	fb.setGen(nil)
 	time.Sleep(2 * cfg.BackoffMax)
+	// node-a's device error takes it down, not out: while it may come
+	// back, node-b's permanent failure does not make the pool's error
+	// permanent.
 	err = pool.GenerateRandom(ctx, make([]byte, 32))
-	if !errors.Is(err, ErrNoRNG) || ctx.Err() != nil {
+	if !errors.Is(err, ErrTokenDown) || errors.Is(err, ErrNoRNG) || !strings.Contains(err.Error(), "token 2 of 2") {
+		t.Errorf("node-a down, node-b without RNG: got %v, want ErrTokenDown only, naming token 2's failure", err)
+	}
+	// After its back-off node-a is found without RNG too: now every token
+	// has failed for good, and the pool says so instead of waiting forever.
+	time.Sleep(2 * cfg.BackoffMax)
+	err = pool.GenerateRandom(ctx, make([]byte, 32))
+	if !errors.Is(err, ErrNoRNG) || errors.Is(err, ErrTokenDown) || ctx.Err() != nil {
 		t.Errorf("every token without RNG: got %v, want ErrNoRNG before the deadline", err)
 	}
 }

@@ -14,9 +14,12 @@ import (
 //
 // An empty field is an absent attribute. Object attributes (object, type, id)
 // are parsed and kept so that a URI naming a key can be reused, but they do
-// not take part in token selection. Vendor-specific query attributes ("x-...")
-// are ignored; vendor-specific path attributes are refused, because they
-// could narrow the selection in a way this package cannot honour.
+// not take part in token selection. Of the vendor-specific attributes
+// ("x-...", RFC 7512, Section 2.3) this package defines one, the query
+// attribute x-max-request (Config.MaxRequest); other vendor-specific query
+// attributes are ignored, and vendor-specific path attributes are refused,
+// because they could narrow the selection in a way this package cannot
+// honour.
 //
 // String and the fmt verbs print the URI with pin-value redacted.
 type URI struct {
@@ -40,6 +43,9 @@ type URI struct {
 	ModuleName string // library name, looked up in ModulePath when it is a directory
 	PINSource  string // "file:/abs/path" or "/abs/path"
 	PINValue   []byte // the PIN itself; never printed
+
+	// Vendor-specific query attributes of this package.
+	MaxRequest int // x-max-request: the largest C_GenerateRandom request, in bytes; 0 if absent
 }
 
 // uriAttrs lists the string attributes in the order String writes them.
@@ -65,6 +71,9 @@ var uriAttrs = [...]struct {
 }
 
 const uriScheme = "pkcs11:"
+
+// uriMaxRequest names this package's vendor-specific query attribute.
+const uriMaxRequest = "x-max-request"
 
 // ParseURI parses a PKCS#11 URI, per RFC 7512, Section 2.3. It refuses
 // duplicate path attributes (Section 2.3), duplicate standard query
@@ -118,10 +127,12 @@ func (u *URI) set(attr string, query bool, seen map[string]bool) error {
 	if !ok || name == "" {
 		return fmt.Errorf("p11: URI %s attribute %d bytes long is not name=value", part, len(attr))
 	}
-	if strings.HasPrefix(name, "x-") {
-		if !query {
-			return fmt.Errorf("p11: URI path attribute %q is vendor-specific; this package cannot honour it", name)
-		}
+	switch {
+	case name == uriMaxRequest && !query:
+		return fmt.Errorf("p11: URI attribute %q is a query attribute: put it after \"?\"", name)
+	case strings.HasPrefix(name, "x-") && !query:
+		return fmt.Errorf("p11: URI path attribute %q is vendor-specific; this package cannot honour it", name)
+	case strings.HasPrefix(name, "x-") && name != uriMaxRequest:
 		return nil
 	}
 	if seen[name] {
@@ -149,19 +160,27 @@ func (u *URI) set(attr string, query bool, seen map[string]bool) error {
 	if err != nil {
 		return fmt.Errorf("p11: URI attribute %q: %w", name, err)
 	}
-	if name == "slot-id" && !query {
+	if (name == "slot-id" && !query) || name == uriMaxRequest {
 		if len(v) == 0 {
 			return nil
 		}
-		// slot-id = 1*DIGIT, a CK_SLOT_ID.
+		// slot-id = 1*DIGIT, a CK_SLOT_ID; x-max-request likewise, a
+		// number of bytes that Config.MaxRequest bounds.
 		if v[0] == '+' || v[0] == '-' {
 			return fmt.Errorf("p11: URI attribute %q must be a decimal number", name)
 		}
-		id, err := strconv.ParseUint(string(v), 10, strconv.IntSize)
+		n, err := strconv.ParseUint(string(v), 10, strconv.IntSize)
 		if err != nil {
 			return fmt.Errorf("p11: URI attribute %q must be a decimal number", name)
 		}
-		slot := uint(id)
+		if name == uriMaxRequest {
+			if n < MinRequest || n > MaxChunk {
+				return fmt.Errorf("p11: URI attribute %q must be %d to %d (bytes)", name, MinRequest, MaxChunk)
+			}
+			u.MaxRequest = int(n)
+			return nil
+		}
+		slot := uint(n)
 		u.SlotID = &slot
 		return nil
 	}
@@ -279,6 +298,10 @@ func (u *URI) appendTo(dst []byte, redact bool) []byte {
 			name(a.name, true)
 			dst = pctEncode(dst, v, false)
 		}
+	}
+	if u.MaxRequest != 0 {
+		name(uriMaxRequest, true)
+		dst = strconv.AppendInt(dst, int64(u.MaxRequest), 10)
 	}
 	if len(u.PINValue) > 0 {
 		name("pin-value", true)

@@ -29,6 +29,11 @@ func TestParseURI(t *testing.T) {
 		{"pkcs11:token=a+b;slot-id=3?module-path=/usr/lib/p11/lib.so&x-vendor=1&module-name=lib",
 			URI{Token: "a+b", SlotID: &slot, ModulePath: "/usr/lib/p11/lib.so", ModuleName: "lib"}},
 		{"PKCS11:token=vault", URI{Token: "vault"}},
+		// This package's vendor-specific query attribute.
+		{"pkcs11:token=kmes?x-max-request=4096&module-path=/l.so", URI{Token: "kmes", ModulePath: "/l.so", MaxRequest: 4096}},
+		{"pkcs11:?x-max-request=%33%32", URI{MaxRequest: 32}},
+		{"pkcs11:?x-max-request=65536&x-vendor=1", URI{MaxRequest: MaxChunk}},
+		{"pkcs11:?x-max-request=", URI{}},
 	}
 	for _, c := range cases {
 		u, err := ParseURI(c.in)
@@ -63,6 +68,14 @@ func TestParseURIErrors(t *testing.T) {
 		{"pkcs11:token=a?pin-value=" + pin + "%zz", "percent-encoding"},
 		{"pkcs11:token=a?pin-value=" + pin + "&pin-value=" + pin, "appears twice"},
 		{"pkcs11:token=a?pin-value=" + pin + "&bogus=1", `"bogus" is not defined`},
+		{"pkcs11:x-max-request=4096", `"x-max-request" is a query attribute`},
+		{"pkcs11:?x-max-request=4096&x-max-request=2048", `"x-max-request" appears twice`},
+		{"pkcs11:?x-max-request=0", "32 to 65536"},
+		{"pkcs11:?x-max-request=31", "32 to 65536"},
+		{"pkcs11:?x-max-request=65537", "32 to 65536"},
+		{"pkcs11:?x-max-request=99999999999999999999999", "decimal number"},
+		{"pkcs11:?x-max-request=-64", "decimal number"},
+		{"pkcs11:?x-max-request=4k", "decimal number"},
 	}
 	for _, c := range cases {
 		_, err := ParseURI(c.in)
@@ -203,6 +216,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{ModulePath: "/l.so", PIN: []byte("1"), PINSource: "/p"}, "both a PIN and a PIN source"},
 		{Config{ModulePath: "/l.so", MaxSessions: -1}, "negative"},
 		{Config{ModulePath: "/l.so", LibraryVersion: "x"}, "M or M.N"},
+		{Config{ModulePath: "/l.so", MaxRequest: MinRequest - 1}, "want 0 (the default, 65536) or 32 to 65536"},
+		{Config{ModulePath: "/l.so", MaxRequest: MaxChunk + 1}, "want 0 (the default, 65536) or 32 to 65536"},
+		{Config{ModulePath: "/l.so", MaxRequest: -1}, "want 0 (the default, 65536) or 32 to 65536"},
 	} {
 		if err := c.cfg.validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: got %v, want %q", c.cfg, err, c.want)
@@ -221,6 +237,11 @@ func FuzzParseURI(f *testing.F) {
 		"pkcs11:slot-description=Sun%20Metaslot?x-vendor=a&module-name=softhsm2",
 		"pkcs11:token=a;token=b",
 		"pkcs11:token=a%2",
+		"pkcs11:token=kmes?module-path=/l.so&x-max-request=4096",
+		"pkcs11:?x-max-request=%34%30%39%36&x-vendor=1",
+		"pkcs11:?x-max-request=0031",
+		"pkcs11:x-max-request=64",
+		"pkcs11:?x-max-request=64&x-max-request=64",
 	} {
 		f.Add(s)
 	}

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@
 #define MAXFAIL 32        /* fail lines kept per load */
 #define REPEAT_MAX 65536  /* bytes remembered by "output repeat" */
 #define HANG_POLL_US 2000 /* how often a hung call looks at the file again */
+#define MAXSESS 1024      /* the largest "sessions" limit */
 
 enum { F_Initialize, F_Finalize, F_GetInfo, F_GetSlotList, F_GetSlotInfo,
        F_GetTokenInfo, F_OpenSession, F_CloseSession, F_CloseAllSessions,
@@ -63,10 +65,13 @@ static struct {
 		long delay_us[NFUNC];
 		struct { double xm, alpha, max; } pareto[NFUNC]; /* xm == 0: none */
 		struct { int fn; CK_RV rv; long left; } fail[MAXFAIL];
+		long max_random;     /* "maxrandom": C_GenerateRandom over this many bytes */
+		CK_RV max_random_rv; /* is answered this; max_random == 0: no cap */
 		int nfail, hang[NFUNC], invalidate, close_pending, out_mode;
 		long removed_ms, out_left;
 		size_t repeat_len;
 		unsigned char repeat_buf[REPEAT_MAX];
+		long sessions; /* "sessions N": the token's session limit; 0: none */
 	} d;
 } st;
 
@@ -204,6 +209,12 @@ static const char *directive(char **tok, int n)
 			return "want: removed MILLISECONDS";
 		st.d.removed_ms = (long)a;
 		st.d.close_pending = a > 0;
+	} else if (strcmp(tok[0], "sessions") == 0) {
+		/* sessions N: at most N sessions open on the token, over every
+		 * process that shares the control file; see seat. */
+		if (n != 2 || num(tok[1], &a, 1) || a < 1 || a > MAXSESS)
+			return "want: sessions N with 1 <= N <= 1024";
+		st.d.sessions = (long)a;
 	} else if (strcmp(tok[0], "output") == 0) {
 		/* output zero|repeat|short COUNT: reshape the results of the next
 		 * COUNT forwarded C_GenerateRandom calls (-1: all); see shape. A
@@ -215,6 +226,14 @@ static const char *directive(char **tok, int n)
 			return "want: output zero|repeat|short COUNT";
 		st.d.out_mode = mode;
 		st.d.out_left = (long)a;
+	} else if (strcmp(tok[0], "maxrandom") == 0) {
+		/* maxrandom N [CKR]: a C_GenerateRandom request over N bytes is
+		 * answered CKR (default CKR_DATA_LEN_RANGE) without calling the
+		 * real module, as by a module whose transport carries N bytes. */
+		if (n < 2 || n > 3 || num(tok[1], &a, 1) || a < 1 || (n == 3 && (num(tok[2], &b, 1) || b < 1)))
+			return "want: maxrandom BYTES [CKR]";
+		st.d.max_random = (long)a;
+		st.d.max_random_rv = n == 3 ? (CK_RV)b : CKR_DATA_LEN_RANGE;
 	} else if (strcmp(tok[0], "hang") == 0) {
 		/* hang FUNC: calls to FUNC wait until a reload no longer says so. */
 		if (n != 2 || fn == BADFN)
@@ -286,6 +305,59 @@ static void read_env(void)
 	snprintf(st.log, sizeof st.log, "%s", l ? l : "");
 }
 
+/* ---- the session limit ------------------------------------------------ */
+
+/* held lists the sessions of this process that occupy a seat of the limit;
+ * guarded by mu. It outlives reloads: the sessions stay open. */
+static struct { int used, fd; CK_SESSION_HANDLE h; CK_SLOT_ID slot; } held[MAXSESS];
+
+/* seat takes one of the N seats of "sessions N": the files CONTROL.session.0
+ * to N-1, each held with flock(LOCK_EX), which every process loading the
+ * module with the same control file contends for, and which the kernel
+ * releases when a process dies. It returns the locked file's descriptor, -1
+ * when every seat is taken, or -2 when there is no limit. mu held. */
+static int seat(void)
+{
+	char path[PATH_MAX + 32];
+	long i;
+	int fd;
+	if (st.d.sessions <= 0 || st.control[0] == '\0')
+		return -2;
+	for (i = 0; i < st.d.sessions; i++) {
+		snprintf(path, sizeof path, "%s.session.%ld", st.control, i);
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/* hold records that session h on slot keeps the seat fd. mu held. */
+static void hold(int fd, CK_SESSION_HANDLE h, CK_SLOT_ID slot)
+{
+	int i;
+	for (i = 0; i < MAXSESS; i++)
+		if (!held[i].used) {
+			held[i].used = 1, held[i].fd = fd, held[i].h = h, held[i].slot = slot;
+			return;
+		}
+	close(fd); /* cannot happen: at most MAXSESS seats exist */
+}
+
+/* unseat frees the seats of session h (all: every session; else slot's
+ * sessions when byslot, h's when not). mu held. */
+static void unseat(int all, int byslot, CK_SLOT_ID slot, CK_SESSION_HANDLE h)
+{
+	int i;
+	for (i = 0; i < MAXSESS; i++)
+		if (held[i].used && (all || (byslot ? held[i].slot == slot : held[i].h == h))) {
+			close(held[i].fd);
+			held[i].used = 0;
+		}
+}
+
 /* ---- the fault path shared by every wrapper ---------------------------- */
 
 struct call {
@@ -302,6 +374,9 @@ static void close_all(void)
 	if (real->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK)
 		for (i = 0; i < n; i++)
 			real->C_CloseAllSessions(slots[i]);
+	pthread_mutex_lock(&mu);
+	unseat(1, 0, 0, 0);
+	pthread_mutex_unlock(&mu);
 }
 
 /*
@@ -371,8 +446,12 @@ static int begin(struct call *c, int fn, int removable, int session, CK_SESSION_
 	 * CKR_SESSION_HANDLE_INVALID itself. */
 	if (inval) {
 		CK_SESSION_INFO si;
-		if (real->C_GetSessionInfo(h, &si) == CKR_OK)
+		if (real->C_GetSessionInfo(h, &si) == CKR_OK) {
 			real->C_CloseAllSessions(si.slotID);
+			pthread_mutex_lock(&mu);
+			unseat(0, 1, si.slotID, 0);
+			pthread_mutex_unlock(&mu);
+		}
 	}
 	return 0;
 }
@@ -438,7 +517,13 @@ static CK_RV w_Initialize(CK_VOID_PTR args)
 	WRAP(F_Initialize, 0, 0, 0, C_Initialize(args)); /* the real answer, unchanged */
 }
 
-static CK_RV w_Finalize(CK_VOID_PTR r) { WRAP(F_Finalize, 0, 0, 0, C_Finalize(r)); }
+static CK_RV w_Finalize(CK_VOID_PTR r)
+{
+	pthread_mutex_lock(&mu);
+	unseat(1, 0, 0, 0); /* C_Finalize closes every session */
+	pthread_mutex_unlock(&mu);
+	WRAP(F_Finalize, 0, 0, 0, C_Finalize(r));
+}
 static CK_RV w_GetInfo(CK_INFO_PTR i) { WRAP(F_GetInfo, 0, 0, 0, C_GetInfo(i)); }
 
 static CK_RV w_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
@@ -456,9 +541,60 @@ static CK_RV w_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR c
 
 static CK_RV w_GetSlotInfo(CK_SLOT_ID s, CK_SLOT_INFO_PTR i) { WRAP(F_GetSlotInfo, 1, 0, 0, C_GetSlotInfo(s, i)); }
 static CK_RV w_GetTokenInfo(CK_SLOT_ID s, CK_TOKEN_INFO_PTR i) { WRAP(F_GetTokenInfo, 1, 0, 0, C_GetTokenInfo(s, i)); }
-static CK_RV w_OpenSession(CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR a, CK_NOTIFY cb, CK_SESSION_HANDLE_PTR h) { WRAP(F_OpenSession, 1, 0, 0, C_OpenSession(s, f, a, cb, h)); }
-static CK_RV w_CloseSession(CK_SESSION_HANDLE h) { WRAP(F_CloseSession, 1, 1, h, C_CloseSession(h)); }
-static CK_RV w_CloseAllSessions(CK_SLOT_ID s) { WRAP(F_CloseAllSessions, 1, 0, 0, C_CloseAllSessions(s)); }
+
+/* C_OpenSession takes a seat of "sessions N" first, and answers
+ * CKR_SESSION_COUNT, as a token at its limit does, when none is free. */
+static CK_RV w_OpenSession(CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR a, CK_NOTIFY cb, CK_SESSION_HANDLE_PTR h)
+{
+	struct call c;
+	CK_RV rv;
+	int fd;
+	if (begin(&c, F_OpenSession, 1, 0, 0))
+		return end(F_OpenSession, c.rv);
+	pthread_mutex_lock(&mu);
+	fd = seat();
+	pthread_mutex_unlock(&mu);
+	if (fd == -1)
+		return end(F_OpenSession, CKR_SESSION_COUNT);
+	rv = real->C_OpenSession(s, f, a, cb, h);
+	if (fd >= 0) {
+		pthread_mutex_lock(&mu);
+		if (rv == CKR_OK && h != NULL)
+			hold(fd, *h, s);
+		else
+			close(fd);
+		pthread_mutex_unlock(&mu);
+	}
+	return end(F_OpenSession, rv);
+}
+
+/* A close that reaches the real module frees the seats, whatever it
+ * answers: a handle it no longer knows holds no session. */
+static CK_RV w_CloseSession(CK_SESSION_HANDLE h)
+{
+	struct call c;
+	CK_RV rv;
+	if (begin(&c, F_CloseSession, 1, 1, h))
+		return end(F_CloseSession, c.rv);
+	rv = real->C_CloseSession(h);
+	pthread_mutex_lock(&mu);
+	unseat(0, 0, 0, h);
+	pthread_mutex_unlock(&mu);
+	return end(F_CloseSession, rv);
+}
+
+static CK_RV w_CloseAllSessions(CK_SLOT_ID s)
+{
+	struct call c;
+	CK_RV rv;
+	if (begin(&c, F_CloseAllSessions, 1, 0, 0))
+		return end(F_CloseAllSessions, c.rv);
+	rv = real->C_CloseAllSessions(s);
+	pthread_mutex_lock(&mu);
+	unseat(0, 1, s, 0);
+	pthread_mutex_unlock(&mu);
+	return end(F_CloseAllSessions, rv);
+}
 static CK_RV w_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR i) { WRAP(F_GetSessionInfo, 1, 1, h, C_GetSessionInfo(h, i)); }
 static CK_RV w_Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin, CK_ULONG n) { WRAP(F_Login, 1, 1, h, C_Login(h, u, pin, n)); }
 static CK_RV w_Logout(CK_SESSION_HANDLE h) { WRAP(F_Logout, 1, 1, h, C_Logout(h)); }
@@ -470,6 +606,11 @@ static CK_RV w_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n)
 	CK_RV rv;
 	if (begin(&c, F_GenerateRandom, 1, 1, h))
 		return end(F_GenerateRandom, c.rv);
+	pthread_mutex_lock(&mu); /* maxrandom: a request too large is refused */
+	rv = st.d.max_random > 0 && n > (CK_ULONG)st.d.max_random ? st.d.max_random_rv : CKR_OK;
+	pthread_mutex_unlock(&mu);
+	if (rv != CKR_OK)
+		return end(F_GenerateRandom, rv);
 	rv = real->C_GenerateRandom(h, p, n); /* without mu */
 	if (rv == CKR_OK && p != NULL && n > 0)
 		shape(c.output, p, n);
