@@ -7,12 +7,15 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 )
 
 // The benchmarks of this file run side by side in one go test -bench run:
-// the Reader with SoftHSM behind it (BenchmarkRead, BenchmarkGetRandom)
-// against crypto/rand.Read (BenchmarkCryptoRand), and the Reader over a
-// primary that takes 20 ms per call (BenchmarkSlowPrimaryRead32).
+// the Reader with SoftHSM behind it (BenchmarkRead, BenchmarkGetRandom32,
+// which also runs through the fault module with 20 ms per call) against
+// crypto/rand.Read (BenchmarkCryptoRand), and the Reader over a primary
+// that takes 20 ms per call (BenchmarkSlowPrimaryRead32).
 
 var benchSizes = []struct {
 	name string
@@ -78,19 +81,45 @@ func BenchmarkReadParallel32(b *testing.B) {
 	})
 }
 
-// BenchmarkGetRandom32: prediction resistance, a reseed from 48 buffered
-// SoftHSM bytes per call.
+// BenchmarkGetRandom32: prediction resistance, a reseed from 48 HSM bytes
+// per call, taken from the buffer (buffered) or drawn by the call itself
+// (live, Options.LiveGetRandom), with SoftHSM as the token and with the
+// same token behind the fault module taking 20 ms per C_GenerateRandom
+// (token-20ms), as a network HSM might. It reports the token's
+// C_GenerateRandom calls per GetRandom (token-calls/op).
 func BenchmarkGetRandom32(b *testing.B) {
-	r := openSoftHSM(b, Options{})
-	b.SetBytes(32)
-	b.ReportAllocs()
-	before := r.Stats()
-	for b.Loop() {
-		if _, err := r.GetRandom(32); err != nil {
-			b.Fatal(err)
+	for _, tok := range []string{"softhsm", "token-20ms"} {
+		for _, live := range []bool{false, true} {
+			name := tok + "/buffered"
+			if live {
+				name = tok + "/live"
+			}
+			b.Run(name, func(b *testing.B) {
+				opts := Options{LiveGetRandom: live}
+				var r *Reader
+				if tok == "softhsm" {
+					r = openSoftHSM(b, opts)
+				} else {
+					var ctl *faultp11.Control
+					r, ctl = openFaulty(b, opts)
+					if err := ctl.Set(faultp11.Delay("C_GenerateRandom", slowPrimaryDelay)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.SetBytes(32)
+				b.ReportAllocs()
+				before := r.Stats()
+				for b.Loop() {
+					if _, err := r.GetRandom(32); err != nil {
+						b.Fatal(err)
+					}
+				}
+				after := r.Stats()
+				b.ReportMetric(float64(after.Tokens[0].Calls-before.Tokens[0].Calls)/float64(b.N), "token-calls/op")
+				reportHSM(b, r, before)
+			})
 		}
 	}
-	reportHSM(b, r, before)
 }
 
 // slowPrimary is an HSM that takes 20 ms per request, as a network HSM

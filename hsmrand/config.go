@@ -160,6 +160,25 @@ type Options struct {
 	// GetRandom always does: each Read is then bounded by the HSM's speed.
 	PredictionResistance bool
 
+	// LiveGetRandom makes every GetRandom call draw its HSM bytes from the
+	// HSM during the call (one C_GenerateRandom request of SeedLen bytes
+	// per 64 KiB of output, made by the call itself and health-tested)
+	// instead of from the buffer, as Vault's own entropy augmentation does:
+	// the reseed's entropy input is then live in the sense of SP 800-90C
+	// (see the package documentation). Each call then takes at least one
+	// HSM round trip, is bounded by Deadline and fails closed whatever the
+	// Policy. Not with AllowOSOnlyGetRandom.
+	LiveGetRandom bool
+
+	// AllowOSOnlyGetRandom lets GetRandom follow the Degrade policy as Read
+	// does: when no healthy HSM bytes are available, it returns output
+	// reseeded from the OS alone, counted in Stats.GetRandomOSOnly, instead
+	// of an error. Without it GetRandom fails rather than return output
+	// whose seed lacks HSM bytes, whatever the policy. It needs Policy
+	// Degrade, and cannot be combined with LiveGetRandom, which always
+	// fails closed.
+	AllowOSOnlyGetRandom bool
+
 	// Shards is the number of CTR_DRBG instances; 0 means GOMAXPROCS, at
 	// most mixer.MaxShards.
 	Shards int
@@ -186,6 +205,9 @@ type settings struct {
 	maxAge   time.Duration // 0: no limit
 	probe    time.Duration // 0: no probe
 	mixer    mixer.Config  // Primary and OnPrimaryError are set by newReader
+
+	liveGetRandom   bool // Options.LiveGetRandom
+	osOnlyGetRandom bool // Options.AllowOSOnlyGetRandom
 }
 
 // settings validates o and returns a copy with the defaults applied.
@@ -198,6 +220,9 @@ func (o *Options) settings() (settings, error) {
 		hsmBuf:   o.HSMBuffer,
 		maxAge:   o.MaxBufferAge,
 		probe:    o.ProbeInterval,
+
+		liveGetRandom:   o.LiveGetRandom,
+		osOnlyGetRandom: o.AllowOSOnlyGetRandom,
 		mixer: mixer.Config{
 			OS:                   o.OS,
 			Shards:               o.Shards,
@@ -209,6 +234,12 @@ func (o *Options) settings() (settings, error) {
 	}
 	if s.policy != FailClosed && s.policy != Degrade {
 		return settings{}, fmt.Errorf("hsmrand: Options.Policy is %v, want FailClosed or Degrade", s.policy)
+	}
+	switch {
+	case s.osOnlyGetRandom && s.policy != Degrade:
+		return settings{}, fmt.Errorf("hsmrand: Options.AllowOSOnlyGetRandom needs Policy Degrade; under %v GetRandom never serves from the OS alone", s.policy)
+	case s.osOnlyGetRandom && s.liveGetRandom:
+		return settings{}, fmt.Errorf("hsmrand: Options.AllowOSOnlyGetRandom and LiveGetRandom are both set; a live GetRandom fails closed, choose one")
 	}
 	switch {
 	case s.deadline == 0:

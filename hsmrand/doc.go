@@ -86,9 +86,11 @@
 // and the buffer hands each HSM byte to one seeding only.
 //
 // [Reader.GetRandom] reads with prediction resistance (SP 800-90A Rev. 1,
-// Section 9.3.1): every 64 KiB of its output follows a reseed from fresh
-// HSM bytes, so each call draws 48 HSM bytes (per 64 KiB) from the buffer.
-// Options.PredictionResistance does the same for every Read.
+// Section 9.3.1): every 64 KiB of its output follows a reseed from 48 HSM
+// bytes of its own, taken from the buffer or, with Options.LiveGetRandom,
+// drawn from the HSM during the call; see "GetRandom and prediction
+// resistance" below. Options.PredictionResistance makes every Read reseed
+// from the buffer in the same way.
 //
 // Speed: a Read shorter than the mixer's 16 KiB buffer is a copy from a
 // shard's buffer and does not allocate; longer reads are generated straight
@@ -116,7 +118,9 @@
 //   - [Degrade]: the seeding uses the OS source alone
 //     (mixer.ContinueOSOnly), without waiting while the HSM is known to be
 //     down (after a failed request, or once a request has hung for a
-//     deadline), and the read succeeds. The Reader enters StateDegraded;
+//     deadline), and the read succeeds; GetRandom, which promises fresh
+//     HSM bytes, fails instead unless Options.AllowOSOnlyGetRandom is set
+//     (see below). The Reader enters StateDegraded;
 //     Stats shows the state, the time spent degraded, the OS-only seedings
 //     and the degraded shards, and Options.OnStateChange is called. Each
 //     degraded shard tries the HSM again at its next request, so the Reader
@@ -126,6 +130,78 @@
 // are served under either policy while the HSM is down; Stats then shows
 // StateSourceDown. An installed Reader never returns an error, whatever the
 // policy; see below.
+//
+// # GetRandom and prediction resistance
+//
+// GetRandom is the Generate function of SP 800-90A Rev. 1, Section 9.3.1,
+// with prediction_resistance_request set: before each Generate request (at
+// most 64 KiB) the shard is reseeded (Section 10.2.1.4.1) with
+// entropy_input = 48 HSM bytes used by no other seeding and
+// additional_input = 48 OS bytes read at that moment, then generates with
+// no additional input (mixer.ReadPRWith). Where the HSM bytes come from
+// decides what prediction resistance means:
+//
+//   - Buffered (the default): the refiller drew them from the HSM earlier,
+//     up to Options.MaxBufferAge (5 minutes) before, health-tested them and
+//     kept them in process memory. SP 800-90A Rev. 1, Section 8.8, and
+//     SP 800-90C obtain the entropy input for prediction resistance from a
+//     live entropy source at the time of the request; buffered bytes were
+//     not, so GetRandom then gives prediction resistance against a
+//     compromise of the DRBG's internal state (K and V) only if the buffer
+//     was not compromised too; both sit in the process's memory, so an
+//     attacker who can read one can usually read the other. A compromise of process memory (a core
+//     dump, a debugger, a memory-disclosure bug) reveals, besides the
+//     shards' states, every byte still buffered: up to Options.HSMBuffer
+//     (64 KiB), the entropy input of the next 1,365 reseeds. Those reseeds
+//     then add nothing the attacker does not know but their 48 fresh OS
+//     bytes each, and the output is as strong as the OS source alone until
+//     the buffer has been used up or wiped (at MaxBufferAge, at a
+//     quarantine, at Close) and the reseeds take bytes drawn after the
+//     compromise. Bytes already used are gone: each is wiped as it is
+//     handed out. The cost is a reseed from the buffer, a few
+//     microseconds a call (3 allocations); no call waits for the HSM while
+//     the buffer holds bytes.
+//   - Live (Options.LiveGetRandom): the call makes its own C_GenerateRandom
+//     request, through the same token layer as the refiller (its sessions,
+//     its fail-over), for 48 bytes per 64 KiB of output; they are
+//     health-tested, used at once for the call's reseeds and wiped. The
+//     entropy input is obtained at the time of the request, as SP 800-90C
+//     asks of a live entropy source for prediction resistance, and as Vault
+//     Enterprise's entropy augmentation does (it reads the seal for every
+//     request). A memory compromise reveals only the HSM bytes of calls in
+//     flight. The cost is an HSM round trip per call: about five times a
+//     buffered call with SoftHSM, the HSM's latency with a network HSM
+//     (20.6 ms a call on a token taking 20 ms; see the README's
+//     performance table), and at most Config.MaxSessions calls per token
+//     at a time. That the HSM's own output is the output of its
+//     DRBG, with whatever prediction resistance the HSM gives it, is the
+//     HSM's matter: to hsmrand it is the live source.
+//
+// Live bytes go through the same SP 800-90B tester as the refiller's: to
+// the continuous tests the token's output is one stream, whoever asked
+// for it, so no byte reaches a seed untested. A live block that fails is
+// answered as a refilled one: it and the whole buffer are quarantined,
+// and an intermittent failure takes the stream down (the start-up test
+// runs again on the next 1,024 bytes, which a live call then draws in
+// addition) while a permanent one ends it. The call that drew the block
+// fails and returns no output.
+//
+// GetRandom never overstates: whatever the policy, it returns an error
+// (matching ErrUnavailable, or ErrHealthFailure or ErrSourceFailed once
+// the HSM has failed for good) rather than output whose reseed lacks HSM
+// bytes. Read under Degrade degrades; GetRandom does not, since its
+// callers (Vault's entropy hook) were promised HSM entropy and Vault's own
+// augmentation fails closed when the HSM is unreachable. A program that
+// prefers OS-only output to an error sets Options.AllowOSOnlyGetRandom
+// with Degrade; each GetRandom call so served is counted in
+// Stats.GetRandomOSOnly (and its reseeds in Stats.OSOnlySeeds). The
+// decision is made per call, inside the mixer, so concurrent reads cannot
+// blur it. A live call waits at most Options.Deadline for its bytes and
+// then fails, under either policy, even with the buffer full: it never
+// falls back to buffered bytes, which would be less than it promised.
+// A failed live request is counted (HSMErrors, LastError) but does not
+// change the State, which the refiller's requests (its liveness probe
+// included) decide.
 //
 // # Installing as crypto/rand.Reader
 //
@@ -228,18 +304,23 @@
 // A Reader is safe for concurrent use. Reads go to the mixer's shards
 // (one lock each, no global lock; a read locks only the shard it uses).
 // PKCS#11 allows many threads in one module but not two on one session:
-// only the refiller calls the token, one request at a time, on a session
+// the refiller calls the token, one request at a time, on a session
 // taken from the p11 layer's small pool (Config.MaxSessions) and given
-// back, so no session is ever shared and at most one cgo call per Reader
-// is in flight, blocking one OS thread. The module context is shared with
+// back, so no session is ever shared. With Options.LiveGetRandom each
+// GetRandom call also makes a request, on a session of its own from the
+// same pool, so at most MaxSessions cgo calls per token are in flight,
+// each blocking one OS thread; a call to a hung HSM returns at its
+// deadline and leaves its request to finish (and wipe its bytes) on its
+// own. A source given to New is not safe for concurrent use: there the
+// live requests and the refiller's take turns. The module context is shared with
 // the rest of the process and initialised once; closing the last Reader
 // leaves it initialised (see Liveness and recovery). When another handle closes
 // the sessions (C_CloseAllSessions) or the token is re-plugged, the p11
 // layer reopens a session, logs in again and finds the token anew, by its
 // label or serial, while reads go on from the buffer.
 //
-// Close stops the refiller, waiting for a request in flight, then wipes and
-// closes everything. PKCS#11 forbids closing a session or finalising the
+// Close stops the refiller and GetRandom's live requests, waiting for the
+// requests in flight, then wipes and closes everything. PKCS#11 forbids closing a session or finalising the
 // library under a call, so Close waits for as long as a hung HSM holds its
 // call; readers waiting on the Reader are released at once with ErrClosed. The OnStateChange hook runs from the refiller or from
 // a read with locks held: it must be quick and must not read from the
@@ -272,7 +353,8 @@
 //     HSM, and an HSM that is broken or hostile cannot weaken the output
 //     below the OS source.
 //   - Wiping: the buffer wipes each HSM byte as it hands it out, and wipes
-//     quarantined bytes; the mixer wipes its inputs once consumed and its
+//     quarantined bytes; a live GetRandom wipes its HSM bytes once its
+//     reseeds have consumed them; the mixer wipes its inputs once consumed and its
 //     buffers as it serves them; Close wipes everything that is left. Two
 //     copies are out of reach: miekg/pkcs11 frees the C buffer of
 //     C_GenerateRandom without zeroing it, and crypto/aes's key schedules

@@ -24,6 +24,11 @@ const (
 	EnvDeadline = "HSMRAND_DEADLINE"
 	// EnvMaxRequest is Config.MaxRequest, in bytes ("4096").
 	EnvMaxRequest = "HSMRAND_MAX_REQUEST"
+	// EnvGetRandom is where GetRandom takes its HSM bytes: "buffered" (the
+	// default) or "live" (Options.LiveGetRandom). Options.AllowOSOnlyGetRandom
+	// has no variable: output weaker than GetRandom promises is opted into
+	// in code.
+	EnvGetRandom = "HSMRAND_GETRANDOM"
 )
 
 // ConfigFromEnv builds a Config from the environment, through getenv
@@ -31,7 +36,8 @@ const (
 // when that is unset, from the variables of Vault's PKCS#11 seal
 // (VAULT_HSM_LIB, VAULT_HSM_SLOT, VAULT_HSM_TOKEN_LABEL, VAULT_HSM_PIN); the
 // policy from HSMRAND_POLICY and HSMRAND_DEADLINE; the request limit from
-// HSMRAND_MAX_REQUEST. Errors name variables, never their values.
+// HSMRAND_MAX_REQUEST; GetRandom's mode from HSMRAND_GETRANDOM. Errors name
+// variables, never their values.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	switch {
@@ -75,6 +81,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("hsmrand: %s is %q, want a number of bytes from %d to %d", EnvMaxRequest, v, MinHSMRequest, MaxHSMRequest)
 		}
 		c.MaxRequest = n
+	}
+	switch v := getenv(EnvGetRandom); v {
+	case "", "buffered":
+	case "live":
+		c.LiveGetRandom = true
+	default:
+		clear(c.PIN)
+		return Config{}, fmt.Errorf("hsmrand: %s is %q, want \"buffered\" or \"live\"", EnvGetRandom, v)
 	}
 	return c, nil
 }

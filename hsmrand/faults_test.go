@@ -37,7 +37,7 @@ const (
 // openFaulty opens a Reader on the faults token through the fault module.
 // The control file starts empty and is cleared at the end of the test,
 // before the Reader is closed (a hung call would hold Close).
-func openFaulty(t *testing.T, opts Options) (*Reader, *faultp11.Control) {
+func openFaulty(t testing.TB, opts Options) (*Reader, *faultp11.Control) {
 	t.Helper()
 	needSoftHSM(t)
 	module := faultp11.Module(t)
@@ -121,7 +121,7 @@ func TestFaultCodes(t *testing.T) {
 			name := ckrName(code)
 			t.Run(name+"/"+pol.String(), func(t *testing.T) {
 				const deadline = 100 * time.Millisecond
-				r, ctl := openFaulty(t, Options{Policy: pol, HSMBuffer: MinHSMBuffer, Deadline: deadline})
+				r, ctl := openFaulty(t, Options{Policy: pol, AllowOSOnlyGetRandom: pol == Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline})
 				setFaults(t, ctl, faultp11.Fail("C_GenerateRandom", code, -1))
 				// GetRandom takes 48 buffered HSM bytes per call: the
 				// buffer runs dry within MinHSMBuffer/48 calls.
@@ -172,7 +172,7 @@ func TestFaultCodes(t *testing.T) {
 // again and is healthy by itself, without a restart.
 func TestFaultRemovedAndBack(t *testing.T) {
 	const removal = 700 * time.Millisecond
-	r, ctl := openFaulty(t, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: 100 * time.Millisecond})
+	r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: 100 * time.Millisecond})
 	setFaults(t, ctl, faultp11.Removed(removal))
 	start := time.Now()
 	waitFor(t, "the removal to be seen", func() bool {
@@ -210,7 +210,7 @@ func TestFaultRemovedAndBack(t *testing.T) {
 func TestFaultCorruptOutput(t *testing.T) {
 	for _, mode := range []string{faultp11.OutputZero, faultp11.OutputRepeat, faultp11.OutputShort} {
 		t.Run(mode, func(t *testing.T) {
-			r, ctl := openFaulty(t, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond})
+			r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: 50 * time.Millisecond})
 			badBlocks := func() uint64 { return r.Stats().Tokens[0].Errors["bad-block"] }
 			setFaults(t, ctl, faultp11.Output(mode, -1))
 			waitFor(t, "three refused blocks", func() bool {
@@ -268,7 +268,7 @@ func TestFaultHang(t *testing.T) {
 	for _, pol := range []Policy{FailClosed, Degrade} {
 		t.Run(pol.String(), func(t *testing.T) {
 			const deadline = 100 * time.Millisecond
-			r, ctl := openFaulty(t, Options{Policy: pol, HSMBuffer: MinHSMBuffer, Deadline: deadline,
+			r, ctl := openFaulty(t, Options{Policy: pol, AllowOSOnlyGetRandom: pol == Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline,
 				Reseed: ReseedPolicy{Bytes: 64 << 10}})
 			threads := osThreads(t)
 			setFaults(t, ctl, faultp11.Hang("C_GenerateRandom"))
@@ -437,7 +437,7 @@ func TestFaultLoad(t *testing.T) {
 	goroutines := runtimeGoroutines()
 	// A small HSM buffer and frequent reseeds keep the refiller calling the
 	// token, so that the faults meet the read path.
-	r, ctl := openFaulty(t, Options{Policy: Degrade, Deadline: 50 * time.Millisecond, HSMBuffer: MinHSMBuffer,
+	r, ctl := openFaulty(t, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, Deadline: 50 * time.Millisecond, HSMBuffer: MinHSMBuffer,
 		Reseed: ReseedPolicy{Bytes: 64 << 10}})
 
 	stop := make(chan struct{})

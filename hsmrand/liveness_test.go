@@ -70,7 +70,7 @@ func TestMaxBufferAgeHardLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeSource(24)
-			const age = 100 * time.Millisecond
+			const age = 500 * time.Millisecond // long enough for the drain below on a loaded machine
 			r := newFakeReader(t, f, Options{
 				HSMBuffer: MinHSMBuffer, MaxBufferAge: age, Deadline: 30 * time.Millisecond,
 				ProbeInterval: -1,

@@ -28,9 +28,16 @@ type Reader struct {
 	started atomic.Bool // New or Open has returned the Reader
 	state   stateTracker
 
-	installedWaits atomic.Uint64
-	closeOnce      sync.Once
-	closeErr       error
+	// life ends at Close: it bounds GetRandom's live requests to the HSM,
+	// which live tracks for Close to wait for.
+	life    context.Context
+	endLife context.CancelFunc
+	live    liveDraws
+
+	installedWaits  atomic.Uint64
+	getRandomOSOnly atomic.Uint64
+	closeOnce       sync.Once
+	closeErr        error
 }
 
 // New returns a Reader whose primary source is source (an HSM's character
@@ -39,9 +46,10 @@ type Reader struct {
 // until source has given bytes that pass the start-up health test and
 // seeded every mixer shard, and fails otherwise.
 //
-// source is read only by the Reader's refiller goroutine, one call at a
-// time, in requests of at most 64 KiB; it need not be safe for concurrent
-// use. An error from it is retried after a back-off, except io.EOF and
+// source is read one call at a time, in requests of at most 64 KiB, by the
+// Reader's refiller goroutine and, with Options.LiveGetRandom, by
+// GetRandom, which then waits its turn (up to Options.Deadline); it need
+// not be safe for concurrent use. An error from it is retried after a back-off, except io.EOF and
 // io.ErrUnexpectedEOF, which end the stream for good. Close does not close
 // source, and waits for a read of it in progress to return.
 func New(source io.Reader, opts Options) (*Reader, error) {
@@ -65,7 +73,12 @@ func newReader(ctx context.Context, src source, opts *Options) (*Reader, error) 
 		return nil, fmt.Errorf("hsmrand: Options.Health: %w", err)
 	}
 	r := &Reader{cfg: s}
+	r.life, r.endLife = context.WithCancel(context.WithoutCancel(ctx))
 	r.state.notify = s.notify
+	if rs, ok := src.(readerSource); ok && s.liveGetRandom {
+		// GetRandom's live draws and the refiller share the io.Reader.
+		src = newSerialSource(rs)
+	}
 	r.pool = newPool(src, tester, r, &r.cfg)
 	// Step 1. The first healthy seed: every shard's entropy input.
 	shards := s.mixer.Shards
@@ -109,32 +122,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// GetRandom returns n random bytes read with prediction resistance (SP
-// 800-90A Rev. 1, Section 9.3.1): every 64 KiB of output is generated
-// after a reseed from fresh HSM bytes, taken from the buffer. It
-// implements go-kms-wrapping's entropy.Sourcer. Errors are as for Read.
-func (r *Reader) GetRandom(n int) ([]byte, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("hsmrand: GetRandom(%d): negative length", n)
-	}
-	if e := r.sticky.Load(); e != nil {
-		return nil, e.err
-	}
-	b := make([]byte, n)
-	if n == 0 {
-		return b, nil
-	}
-	if _, err := r.mx.ReadPR(b); err != nil {
-		return nil, r.readError(err)
-	}
-	return b, nil
-}
-
 // readError turns a mixer error into the Reader's: the sticky error if one
 // was set meanwhile, ErrClosed, or the error with context.
 func (r *Reader) readError(err error) error {
-	if e := r.sticky.Load(); e != nil {
-		return e.err
+	if e := r.stickyError(); e != nil {
+		return e
 	}
 	if errors.Is(err, mixer.ErrClosed) || errors.Is(err, ErrClosed) {
 		return ErrClosed
@@ -142,9 +134,30 @@ func (r *Reader) readError(err error) error {
 	return fmt.Errorf("hsmrand: read: %w", err)
 }
 
+// stickyError returns the error every read returns from now on, or nil.
+// Under FailClosed it also sets it when the pool has ended the stream but
+// its report (onSourceFailed) is still on its way, so that the read that
+// met the failure and every read after it return the same error.
+func (r *Reader) stickyError() error {
+	if e := r.sticky.Load(); e != nil {
+		return e.err
+	}
+	if r.cfg.policy != FailClosed {
+		return nil
+	}
+	fatal := r.pool.fatalError()
+	if fatal == nil {
+		return nil
+	}
+	r.sticky.CompareAndSwap(nil, &stickyErr{fatal})
+	return r.sticky.Load().err
+}
+
 // Close stops the refiller, wipes the HSM buffer and the mixer's state and
 // buffers, and closes the token (a Reader made by New does not close its
-// source). Reads in progress and later reads return ErrClosed. Close returns
+// source). Reads in progress and later reads return ErrClosed; Close waits
+// for the HSM requests in flight, the refiller's and those of GetRandom
+// with Options.LiveGetRandom. Close returns
 // the token's Close error; calling it again returns the same.
 //
 // Close does not touch crypto/rand.Reader, which would race with the
@@ -159,8 +172,11 @@ func (r *Reader) Close() error {
 	return r.closeErr
 }
 
-// shutdown stops the pool, then the mixer, then closes the source.
+// shutdown stops GetRandom's live requests and the pool, then the mixer,
+// then closes the source.
 func (r *Reader) shutdown() error {
+	r.endLife()
+	r.live.stop()
 	r.pool.close()
 	if r.mx != nil {
 		r.mx.Close()

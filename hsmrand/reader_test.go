@@ -352,7 +352,7 @@ func TestDegrade(t *testing.T) {
 	f := newFakeSource(9)
 	var mu sync.Mutex
 	var changes []string
-	r := newFakeReader(t, f, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, OnStateChange: func(from, to State, err error) {
+	r := newFakeReader(t, f, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, OnStateChange: func(from, to State, err error) {
 		mu.Lock()
 		changes = append(changes, from.String()+">"+to.String())
 		mu.Unlock()
@@ -363,8 +363,8 @@ func TestDegrade(t *testing.T) {
 	}
 	time.Sleep(5 * time.Millisecond)
 	st := r.Stats()
-	if st.State != StateDegraded || st.OSOnlySeeds == 0 || st.DegradedShards == 0 || st.DegradedTime <= 0 || st.ReadErrors != 0 {
-		t.Errorf("stats %+v; want degraded, OS-only seeds, degraded shards and time, no read errors", st)
+	if st.State != StateDegraded || st.OSOnlySeeds == 0 || st.DegradedShards == 0 || st.DegradedTime <= 0 || st.ReadErrors != 0 || st.GetRandomOSOnly == 0 {
+		t.Errorf("stats %+v; want degraded, OS-only seeds and GetRandom calls, degraded shards and time, no read errors", st)
 	}
 	f.set(fakeOK)
 	waitFor(t, "recovery", func() bool {
@@ -390,7 +390,7 @@ func TestDegrade(t *testing.T) {
 // not sticky; the Reader stays degraded.
 func TestDegradeAfterPermanentFailure(t *testing.T) {
 	f := newFakeSource(10)
-	r := newFakeReader(t, f, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer})
+	r := newFakeReader(t, f, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer})
 	f.set(fakeStuck)
 	if err := drain(r, 200); err != nil {
 		t.Fatal(err)
@@ -460,7 +460,7 @@ func TestReadsDoNotWaitOnTheHSM(t *testing.T) {
 func TestDegradeHungHSM(t *testing.T) {
 	const deadline = 50 * time.Millisecond
 	f := newFakeSource(14)
-	r := newFakeReader(t, f, Options{Policy: Degrade, HSMBuffer: MinHSMBuffer, Deadline: deadline})
+	r := newFakeReader(t, f, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: deadline})
 	f.set(fakeBlock)
 	defer f.set(fakeOK)
 	// Drain the buffer: the first GetRandom that finds it empty waits out

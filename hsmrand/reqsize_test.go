@@ -125,6 +125,12 @@ func TestFaultRequestLimitConfigured(t *testing.T) {
 	calls, err := faultp11.ReadLog(log)
 	require.NoError(t, err)
 	for _, c := range calls {
+		if c.Func == "C_Login" && c.RV == pkcs11.CKR_USER_ALREADY_LOGGED_IN {
+			// SoftHSM keeps the token logged in while any session of the
+			// process is open, such as one the p11 layer dropped after an
+			// earlier test's injected device error; p11 takes it as success.
+			continue
+		}
 		assert.Equal(t, uint(pkcs11.CKR_OK), c.RV, "%s", c.Func)
 	}
 }

@@ -57,9 +57,10 @@ type Stats struct {
 
 	// HSMCalls counts requests to the HSM (of up to MaxHSMRequest bytes:
 	// one C_GenerateRandom call, or several for a token with a smaller
-	// request limit; or reads of the primary io.Reader), HSMBytes the
-	// bytes they returned; HSMLatency is their total duration and
-	// HSMMaxLatency the longest. HSMErrors counts the requests that failed.
+	// request limit; or reads of the primary io.Reader), the refiller's
+	// and GetRandom's live ones (LiveCalls), HSMBytes the bytes they
+	// returned; HSMLatency is their total duration and HSMMaxLatency the
+	// longest. HSMErrors counts the requests that failed.
 	HSMCalls, HSMBytes, HSMErrors uint64
 	HSMLatency, HSMMaxLatency     time.Duration
 	// HSMBuffered is the number of health-tested HSM bytes ready now;
@@ -79,6 +80,13 @@ type Stats struct {
 	// unused because of them. Health is the tester's own snapshot.
 	HealthFailures, Quarantined uint64
 	Health                      health.Stats
+
+	// GetRandomOSOnly counts the GetRandom calls that returned output
+	// generated after a reseed from the OS alone (only with
+	// Options.AllowOSOnlyGetRandom; otherwise such calls fail). LiveCalls
+	// counts, among HSMCalls, the requests GetRandom made itself
+	// (Options.LiveGetRandom).
+	GetRandomOSOnly, LiveCalls uint64
 
 	// Expired counts the HSM bytes wiped unused because they waited in the
 	// buffer longer than Options.MaxBufferAge.
@@ -173,7 +181,7 @@ func (r *Reader) Stats() Stats {
 		Policy:         r.cfg.policy,
 		Reads:          m.Reads,
 		BytesServed:    m.BytesServed,
-		ReadErrors:     m.ReadErrors,
+		ReadErrors:     m.ReadErrors + r.live.failed.Load(),
 		HSMCalls:       p.calls,
 		HSMBytes:       p.bytes,
 		HSMErrors:      p.errors,
@@ -190,7 +198,10 @@ func (r *Reader) Stats() Stats {
 		Probes:         p.probes,
 		Health:         h,
 		InstalledWaits: r.installedWaits.Load(),
-		LastError:      p.lastError,
+
+		GetRandomOSOnly: r.getRandomOSOnly.Load(),
+		LiveCalls:       r.live.calls.Load(),
+		LastError:       p.lastError,
 	}
 	st.State, st.DegradedTime = r.state.snapshot()
 	switch src := r.pool.src.(type) {

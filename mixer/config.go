@@ -94,7 +94,7 @@ type settings struct {
 	reseedCalls    uint64
 	bufferSize     int
 	pr             bool
-	onPrimaryError func(error) Decision
+	seeding        Seeding // of every seeding but ReadPRWith's: the primary and OnPrimaryError
 }
 
 // settings validates c and returns a copy with the defaults applied.
@@ -108,7 +108,7 @@ func (c *Config) settings() (settings, error) {
 		reseedCalls:    c.ReseedCalls,
 		bufferSize:     c.BufferSize,
 		pr:             c.PredictionResistance,
-		onPrimaryError: c.OnPrimaryError,
+		seeding:        Seeding{OnError: c.OnPrimaryError},
 	}
 	if s.primary == nil {
 		return settings{}, fmt.Errorf("mixer: Config.Primary is nil, a primary source is required")
@@ -137,10 +137,5 @@ func (c *Config) settings() (settings, error) {
 	case s.bufferSize < BlockLen || s.bufferSize > MaxRequest:
 		return settings{}, fmt.Errorf("mixer: Config.BufferSize is %d, want 0 (default) or %d to %d", s.bufferSize, BlockLen, MaxRequest)
 	}
-	if s.onPrimaryError == nil {
-		s.onPrimaryError = alwaysFail
-	}
 	return s, nil
 }
-
-func alwaysFail(error) Decision { return Fail }

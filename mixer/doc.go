@@ -24,6 +24,11 @@
 //     of Section 9.3.1 with prediction_resistance_request set: Reseed with
 //     entropy_input = P and additional_input = O (Step 7.1), then Generate
 //     with no additional input (Step 7.3).
+//   - [Mixer.ReadPRWith] is ReadPR with the entropy input of its reseeds
+//     chosen per call ([Seeding]): bytes the caller drew for this call
+//     alone (hsmrand's live GetRandom), or the primary with no fallback to
+//     the OS whatever Config.OnPrimaryError says; it reports how many of
+//     its reseeds used the OS alone.
 //
 // Every shard is instantiated and reseeded from its own primary bytes (the
 // primary is read by one shard at a time, so no primary bytes are ever
@@ -97,7 +102,13 @@
 // decides: Fail (the New or Read returns an error wrapping ErrPrimary; not
 // sticky), Retry (read again; a hook that waits first makes the Read
 // block) or ContinueOSOnly (seed from the OS alone, counted); see
-// [Decision]. No output ever depends on the primary alone: the OS bytes go
+// [Decision]. The hook decides for the Mixer as a whole; a caller that
+// must not receive output seeded from the OS alone, whatever the hook
+// says, reads with [Mixer.ReadPRWith] and the zero [Seeding] (or its own
+// OnError), which decides for that call only, and learns from its result
+// how many of the call's reseeds used the OS alone: a per-call answer that
+// comparing Stats.OSOnlySeeds before and after cannot give while other
+// reads run. No output ever depends on the primary alone: the OS bytes go
 // into every instantiation, reseed and request whatever the hook decides.
 // A failing OS source always fails the read (crypto/rand.Reader never
 // fails; it crashes the process instead).

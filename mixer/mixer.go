@@ -84,7 +84,7 @@ func (m *Mixer) Read(p []byte) (int, error) {
 // slow as the primary.
 func (m *Mixer) ReadPR(p []byte) (int, error) {
 	s := m.acquire()
-	err := m.readPR(s, p)
+	_, err := m.readPR(s, p, &m.cfg.seeding)
 	if err == nil {
 		s.reads++
 		s.served += uint64(len(p))

@@ -7,15 +7,17 @@ import (
 )
 
 // FuzzMixer drives a Mixer with a fuzzed configuration and a fuzzed
-// sequence of reads, prediction-resistant reads and primary failures, and
-// checks the read contract (all of p, or 0 bytes, p zeroed and an error
-// only when the hook chose Fail), the counters, and that no primary bytes
+// sequence of reads, prediction-resistant reads (ReadPR, and ReadPRWith
+// with the zero Seeding) and primary failures, and checks the read
+// contract (all of p, or 0 bytes, p zeroed and an error only when the hook
+// chose Fail, or always for the zero Seeding), the counters, and that no primary bytes
 // and no repeated 16-byte block appear in the output.
 func FuzzMixer(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 5, 9, 2, 3, 1, 0, 4})
 	f.Add([]byte{1, 3, 1, 3, 0, 3, 4, 3, 8, 2, 2, 255})
 	f.Add([]byte{2, 200, 2, 3, 0, 3, 1, 3, 2, 17, 33, 3, 1})
 	f.Add([]byte{3, 64, 0, 7, 11, 13, 3, 1, 3, 5, 3, 2})
+	f.Add([]byte{0, 8, 2, 4, 3, 4, 2, 9, 4, 3, 4})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) < 3 || len(ops) > 64 {
 			t.Skip()
@@ -34,11 +36,12 @@ func FuzzMixer(f *testing.F) {
 			},
 		})
 		var out []byte
-		var reads, served uint64
+		var reads, served, strictFailures uint64
 		for i, op := range ops[3:] {
 			var p []byte
 			var err error
-			switch op % 4 {
+			strict := false
+			switch op % 5 {
 			case 0, 1:
 				p = bytes.Repeat([]byte{0xee}, 1+int(op)*int(op)%(3*MaxRequest))
 				_, err = m.Read(p)
@@ -49,10 +52,22 @@ func FuzzMixer(f *testing.F) {
 				// The next primary read fails (once), or not.
 				primary.setFailures(int(op>>2) % 2)
 				continue
+			case 4:
+				// The zero Seeding: Fail whatever the hook says.
+				strict = true
+				p = bytes.Repeat([]byte{0xee}, 1+int(op)*int(op)%(2*MaxRequest))
+				var osOnly int
+				osOnly, err = m.ReadPRWith(p, Seeding{})
+				if osOnly != 0 {
+					t.Fatalf("op %d: ReadPRWith with the zero Seeding reported %d OS-only reseeds", i, osOnly)
+				}
 			}
 			if err != nil {
-				if decision != Fail || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
-					t.Fatalf("op %d: unexpected error %v (decision %v)", i, err, decision)
+				if (decision != Fail && !strict) || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
+					t.Fatalf("op %d: unexpected error %v (decision %v, strict %v)", i, err, decision, strict)
+				}
+				if strict {
+					strictFailures++
 				}
 				if !bytes.Equal(p, make([]byte, len(p))) {
 					t.Fatalf("op %d: failed read left bytes in p", i)
@@ -64,8 +79,8 @@ func FuzzMixer(f *testing.F) {
 			out = append(out, p...)
 		}
 		st := m.Stats()
-		if st.Reads != reads || st.BytesServed != served || st.PrimaryErrors != hookCalls {
-			t.Fatalf("Stats %+v, want %d reads, %d bytes, %d primary errors", st, reads, served, hookCalls)
+		if st.Reads != reads || st.BytesServed != served || st.PrimaryErrors != hookCalls+strictFailures {
+			t.Fatalf("Stats %+v, want %d reads, %d bytes, %d primary errors", st, reads, served, hookCalls+strictFailures)
 		}
 		_, consumed := primary.stats()
 		primaryBytes := mxStream("P", 0, consumed)

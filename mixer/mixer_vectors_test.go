@@ -3,6 +3,7 @@ package mixer
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -17,11 +18,12 @@ import (
 //	pr_false:  New; a policy reseed; Read; Read
 //	pr_true:   New; ReadPR; ReadPR
 //
-// Each flow runs twice: no_reseed and pr_false once with the requests
-// generated straight into p and once through the shard buffer, pr_true
-// once through ReadPR and once through Read with
-// Config.PredictionResistance. The vectors are parsed by
-// parseCTRVectors (ctr_vectors_test.go).
+// no_reseed and pr_false run twice, once with the requests generated
+// straight into p and once through the shard buffer; pr_true three times:
+// through ReadPR, through Read with Config.PredictionResistance, and
+// through ReadPRWith with the EntropyInputPR values given per call as
+// Seeding.Entropy (the primary then gives only the instantiation's entropy
+// input). The vectors are parsed by parseCTRVectors (ctr_vectors_test.go).
 func TestMixerCAVPVectors(t *testing.T) {
 	total := 0
 	for _, name := range []string{
@@ -40,22 +42,31 @@ func TestMixerCAVPVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			passed := 0
+			passed, runs := 0, 0
 			for _, rec := range recs {
 				if rec.df || rec.lens["PersonalizationStringLen"] != 8*SeedLen || rec.lens["AdditionalInputLen"] != 8*SeedLen {
 					continue
 				}
-				for _, buffered := range []bool{false, true} {
-					if got := mxRunRecord(t, rec, buffered); !bytes.Equal(got, rec.returned) {
-						t.Errorf("%s (buffered %v): got %x, want %x", rec.where, buffered, got, rec.returned)
+				modes := []mxMode{mxDirect, mxBuffered}
+				if rec.pr {
+					modes = []mxMode{mxReadPR, mxConfigPR, mxPerCall}
+				}
+				for _, mode := range modes {
+					runs++
+					if got := mxRunRecord(t, rec, mode); !bytes.Equal(got, rec.returned) {
+						t.Errorf("%s (%v): got %x, want %x", rec.where, mode, got, rec.returned)
 						continue
 					}
 					passed++
 				}
 			}
-			// 60 records (four sections of 15), each run twice.
-			if passed != 120 {
-				t.Errorf("%d runs passed, want 120", passed)
+			// 60 records (four sections of 15), each run two or three times.
+			want := 120
+			if strings.HasPrefix(name, "pr_true") {
+				want = 180
+			}
+			if passed != want || runs != want {
+				t.Errorf("%d of %d runs passed, want %d", passed, runs, want)
 			}
 			total += passed
 		})
@@ -63,25 +74,45 @@ func TestMixerCAVPVectors(t *testing.T) {
 	t.Logf("%d vector runs passed", total)
 }
 
+// mxMode is how mxRunRecord makes a record's requests.
+type mxMode int
+
+const (
+	mxDirect   mxMode = iota // Read, generated straight into p
+	mxBuffered               // Read, through the shard buffer
+	mxReadPR                 // ReadPR
+	mxConfigPR               // Read with Config.PredictionResistance
+	mxPerCall                // ReadPRWith, entropy input given per call
+)
+
+func (m mxMode) String() string {
+	return [...]string{"direct", "buffered", "ReadPR", "Config.PredictionResistance", "ReadPRWith"}[m]
+}
+
 // mxRunRecord replays one CAVP record through a single-shard Mixer and
 // returns the output of its second request.
-func mxRunRecord(t *testing.T, rec *ctrRecord, buffered bool) []byte {
+func mxRunRecord(t *testing.T, rec *ctrRecord, mode mxMode) []byte {
 	t.Helper()
 	n := len(rec.returned)
 	primary, osSrc := newMXSource("P", nil), newMXSource("O", nil)
 	primary.replay = append(bytes.Clone(rec.entropy), rec.reseedEntropy...)
+	perCall := newMXSource("E", nil) // the entropy input given to ReadPRWith
 	for _, e := range rec.entropyPR {
-		primary.replay = append(primary.replay, e...)
+		if mode == mxPerCall {
+			perCall.replay = append(perCall.replay, e...)
+		} else {
+			primary.replay = append(primary.replay, e...)
+		}
 	}
 	osSrc.replay = append(bytes.Clone(rec.pers), rec.reseedAdd...)
 	for _, a := range rec.additional {
 		osSrc.replay = append(osSrc.replay, a...)
 	}
-	m := newTestMixer(t, Config{Primary: primary, OS: osSrc, Shards: 1, BufferSize: n, PredictionResistance: rec.pr && buffered})
+	m := newTestMixer(t, Config{Primary: primary, OS: osSrc, Shards: 1, BufferSize: n, PredictionResistance: mode == mxConfigPR})
 	s := &m.shards[0]
 	if rec.hasReseed {
 		s.mu.Lock()
-		err := m.reseed(s)
+		_, err := m.reseed(s, &m.cfg.seeding)
 		s.mu.Unlock()
 		if err != nil {
 			t.Fatal(err)
@@ -89,17 +120,21 @@ func mxRunRecord(t *testing.T, rec *ctrRecord, buffered bool) []byte {
 	}
 	out := make([]byte, n)
 	for range 2 {
-		switch {
-		case rec.pr && buffered:
+		switch mode {
+		case mxConfigPR:
 			// Config.PredictionResistance: Read is ReadPR.
 			if _, err := m.Read(out); err != nil {
 				t.Fatal(err)
 			}
-		case rec.pr:
+		case mxReadPR:
 			if _, err := m.ReadPR(out); err != nil {
 				t.Fatal(err)
 			}
-		case buffered:
+		case mxPerCall:
+			if osOnly, err := m.ReadPRWith(out, Seeding{Entropy: perCall}); err != nil || osOnly != 0 {
+				t.Fatalf("ReadPRWith: %d OS-only reseeds, %v", osOnly, err)
+			}
+		case mxBuffered:
 			// Two half reads: the first refills the buffer.
 			if _, err := m.Read(out[:n/2]); err != nil {
 				t.Fatal(err)
@@ -115,6 +150,9 @@ func mxRunRecord(t *testing.T, rec *ctrRecord, buffered bool) []byte {
 	}
 	if _, consumed := primary.stats(); consumed != uint64(len(primary.replay)) {
 		t.Errorf("%s: primary gave %d of %d bytes", rec.where, consumed, len(primary.replay))
+	}
+	if _, consumed := perCall.stats(); consumed != uint64(len(perCall.replay)) {
+		t.Errorf("%s: Seeding.Entropy gave %d of %d bytes", rec.where, consumed, len(perCall.replay))
 	}
 	if _, consumed := osSrc.stats(); consumed != uint64(len(osSrc.replay)) {
 		t.Errorf("%s: OS gave %d of %d bytes", rec.where, consumed, len(osSrc.replay))

@@ -51,18 +51,19 @@ func (d Decision) String() string {
 	return "Decision(" + strconv.Itoa(int(d)) + ")"
 }
 
-// entropyInput fills dst with the entropy input of a seeding: primary bytes,
-// or OS bytes if the hook says ContinueOSOnly. It reports whether the OS
-// stood in for the primary.
-func (m *Mixer) entropyInput(dst *[SeedLen]byte) (osOnly bool, err error) {
+// entropyInput fills dst with the entropy input of a seeding: bytes from
+// in's source (the primary when in.Entropy is nil), or OS bytes if in's
+// decision is ContinueOSOnly. It reports whether the OS stood in for the
+// source.
+func (m *Mixer) entropyInput(dst *[SeedLen]byte, in *Seeding) (osOnly bool, err error) {
 	for {
-		perr := m.readPrimary(dst)
+		perr := m.readEntropy(dst, in.Entropy)
 		if perr == nil {
 			return false, nil
 		}
 		clear(dst[:])
 		m.primaryErrors.Add(1)
-		switch d := m.cfg.onPrimaryError(perr); d {
+		switch d := in.decide(perr); d {
 		case Fail:
 			return false, fmt.Errorf("%w: %w", ErrPrimary, perr)
 		case Retry:
@@ -76,9 +77,19 @@ func (m *Mixer) entropyInput(dst *[SeedLen]byte) (osOnly bool, err error) {
 			m.osOnlySeeds.Add(1)
 			return true, nil
 		default:
-			return false, fmt.Errorf("%w: %w (OnPrimaryError returned unknown %v)", ErrPrimary, perr, d)
+			return false, fmt.Errorf("%w: %w (OnError returned unknown %v)", ErrPrimary, perr, d)
 		}
 	}
+}
+
+// readEntropy reads SeedLen bytes from src, or from the primary when src is
+// nil.
+func (m *Mixer) readEntropy(dst *[SeedLen]byte, src io.Reader) error {
+	if src == nil {
+		return m.readPrimary(dst)
+	}
+	_, err := io.ReadFull(src, dst[:])
+	return err
 }
 
 // readPrimary reads SeedLen bytes from the primary, one caller at a time,

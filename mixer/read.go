@@ -39,28 +39,33 @@ func (m *Mixer) read(s *shard, p []byte) error {
 	return nil
 }
 
-// readPR fills p with prediction resistance: a reseed from the primary
-// before every Generate request. On error p is zeroed.
-func (m *Mixer) readPR(s *shard, p []byte) error {
+// readPR fills p with prediction resistance: a reseed from in's source
+// before every Generate request. It returns the number of reseeds that
+// used the OS alone. On error p is zeroed.
+func (m *Mixer) readPR(s *shard, p []byte, in *Seeding) (osOnly int, err error) {
 	if s.drbg == nil {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	for q := p; len(q) > 0; {
 		n := min(len(q), MaxRequest)
-		if err := m.generatePR(s, q[:n]); err != nil {
+		os, err := m.generatePR(s, q[:n], in)
+		if err != nil {
 			clear(p)
-			return err
+			return 0, err
+		}
+		if os {
+			osOnly++
 		}
 		q = q[n:]
 	}
-	return nil
+	return osOnly, nil
 }
 
 // generate runs one Generate request with fresh OS bytes as additional
 // input, reseeding first when the policy says so.
 func (m *Mixer) generate(s *shard, out []byte) error {
 	if m.reseedDue(s, len(out)) {
-		if err := m.reseed(s); err != nil {
+		if _, err := m.reseed(s, &m.cfg.seeding); err != nil {
 			return err
 		}
 	}
@@ -79,7 +84,7 @@ func (m *Mixer) generate(s *shard, out []byte) error {
 			return fmt.Errorf("mixer: generate: %w", err)
 		}
 		// Section 9.3.1, Steps 6-7: reseed, then run the request again.
-		if err := m.reseed(s); err != nil {
+		if _, err := m.reseed(s, &m.cfg.seeding); err != nil {
 			return err
 		}
 	}
@@ -91,21 +96,22 @@ func (m *Mixer) generate(s *shard, out []byte) error {
 }
 
 // generatePR is the Generate function with prediction_resistance_request
-// set, per SP 800-90A Rev. 1, Section 9.3.1.
-func (m *Mixer) generatePR(s *shard, out []byte) error {
-	// Step 7.1. Reseed with entropy input from the primary and SeedLen
+// set, per SP 800-90A Rev. 1, Section 9.3.1. It reports whether the reseed
+// used the OS alone.
+func (m *Mixer) generatePR(s *shard, out []byte, in *Seeding) (osOnly bool, err error) {
+	// Step 7.1. Reseed with entropy input from in's source and SeedLen
 	// fresh OS bytes as additional input.
-	if err := m.reseed(s); err != nil {
-		return err
+	if osOnly, err = m.reseed(s, in); err != nil {
+		return false, err
 	}
 	// Step 7.3. additional_input = Null: this request's OS bytes went
 	// into the reseed.
 	if err := s.drbg.Generate(out, nil); err != nil {
-		return fmt.Errorf("mixer: generate: %w", err)
+		return false, fmt.Errorf("mixer: generate: %w", err)
 	}
 	s.calls++
 	s.generated += uint64(len(out))
 	s.generates.Add(1)
 	s.publish()
-	return nil
+	return osOnly, nil
 }

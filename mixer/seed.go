@@ -20,7 +20,7 @@ func (m *Mixer) reseedDue(s *shard, n int) bool {
 // SeedLen OS bytes as personalization string, per SP 800-90A Rev. 1,
 // Section 10.2.1.3.1.
 func (m *Mixer) instantiate(s *shard) error {
-	osOnly, err := m.entropyInput(&s.entropy)
+	osOnly, err := m.entropyInput(&s.entropy, &m.cfg.seeding)
 	if err != nil {
 		return err
 	}
@@ -38,24 +38,26 @@ func (m *Mixer) instantiate(s *shard) error {
 	return nil
 }
 
-// reseed reseeds s's CTR_DRBG: entropy input from the primary, then SeedLen
-// OS bytes as additional input, per SP 800-90A Rev. 1, Section 10.2.1.4.1.
-func (m *Mixer) reseed(s *shard) error {
-	osOnly, err := m.entropyInput(&s.entropy)
+// reseed reseeds s's CTR_DRBG: entropy input from in's source (the
+// primary for the policy's reseeds), then SeedLen OS bytes as additional
+// input, per SP 800-90A Rev. 1, Section 10.2.1.4.1. It reports whether the
+// entropy input came from the OS alone.
+func (m *Mixer) reseed(s *shard, in *Seeding) (osOnly bool, err error) {
+	osOnly, err = m.entropyInput(&s.entropy, in)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer clear(s.entropy[:])
 	if err := m.readOS(&s.input); err != nil {
-		return err
+		return false, err
 	}
 	defer clear(s.input[:])
 	if err := s.drbg.Reseed(s.entropy[:], s.input[:]); err != nil {
-		return fmt.Errorf("mixer: reseed: %w", err)
+		return false, fmt.Errorf("mixer: reseed: %w", err)
 	}
 	s.reseeds.Add(1)
 	s.seeded(osOnly)
-	return nil
+	return osOnly, nil
 }
 
 // seeded restarts the reseed policy's counts after a seeding.

@@ -13,11 +13,13 @@ type Stats struct {
 	// Reseeds counts reseeds of every kind: by policy, for prediction
 	// resistance, and from the OS alone. Instantiations are not counted.
 	Reseeds uint64
-	// PrimaryErrors counts failed reads of the primary source, one per
-	// call of the OnPrimaryError hook.
+	// PrimaryErrors counts failed reads of the entropy input (the primary,
+	// or a ReadPRWith call's Seeding.Entropy), one per decision of the
+	// OnPrimaryError hook or of the call's Seeding.
 	PrimaryErrors uint64
 	// OSOnlySeeds counts instantiations and reseeds whose entropy input
-	// came from the OS because the hook chose ContinueOSOnly.
+	// came from the OS because the hook (or a ReadPRWith call's
+	// Seeding.OnError) chose ContinueOSOnly.
 	OSOnlySeeds uint64
 	// DegradedShards is the number of shards whose last seeding was
 	// OS-only: nonzero means part of the output currently rests on the OS

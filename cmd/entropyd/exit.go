@@ -14,9 +14,13 @@ import (
 const exitLogin = 3
 
 // exitStatus is the status main exits with for err (not nil): 2 for a bad
-// command line, exitLogin for a refused PIN, 1 for anything else.
+// command line, exitLogin for a refused PIN, the status a statusError
+// carries (assess --restart's failed checks), 1 for anything else.
 func exitStatus(err error) int {
+	var se *statusError
 	switch {
+	case errors.As(err, &se):
+		return se.status
 	case errors.Is(err, errUsage):
 		return 2
 	case errors.Is(err, hsmrand.ErrLogin):

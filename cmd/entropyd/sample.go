@@ -14,10 +14,30 @@ import (
 )
 
 const sampleUsage = `Usage: entropyd sample [options]
+       entropyd sample --restarts R [--per-restart N] [options]
 
-Writes N raw samples (one byte each), read straight from a source without
-health testing or mixing, for "entropyd assess". SP 800-90B asks for at least
+Writes raw samples (one byte each), read straight from a source without health
+testing or mixing, for "entropyd assess". SP 800-90B asks for at least
 1,000,000 samples.
+
+With --restarts, it records R restarts of N samples for the restart tests of
+SP 800-90B Section 3.1.4 ("entropyd assess --restart", which takes R = N =
+1000): it opens the source, reads N samples, closes it, and again, R times,
+writing the rows one after another (byte N*r+c is sample c of restart r).
+This is a process-level restart: it restarts what entropyd does when it
+starts, not the noise source below it.
+  hwrng   /dev/hwrng is closed and opened again. The kernel's hw_random driver
+          and the device keep running, and bytes the driver had buffered may
+          be served first.
+  os      Nothing below entropyd restarts: getrandom(2) serves the kernel's
+          DRBG, whose output an SP 800-90B assessment cannot judge.
+  file    A regular file continues where the last row stopped (a recording
+          is split into rows, not replayed). A FIFO is closed and opened
+          again between rows; a row that finds an immediate end of file
+          (the previous writer still closing) opens it once more.
+To restart the noise source itself (power-cycle or reset the device, reload
+its driver), record one row per run and restart it in between:
+  for i in $(seq 1000); do reset-my-device; entropyd sample --n 1000; done > restarts.bin
 
 A PKCS#11 token is not a source here: entropyd never writes raw HSM bytes
 anywhere (they seed DRBGs), and an HSM's C_GenerateRandom output is already
@@ -32,31 +52,47 @@ Options:
 func runSample(ctx context.Context, s streams, args []string) error {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
-	src := fs.String("source", "hwrng", "the source: hwrng, os, or file:PATH")
+	src := fs.String("source", "hwrng", "the `SOURCE`: hwrng, os, or file:PATH")
 	device := fs.String("hwrng-device", "/dev/hwrng", "the hardware RNG `DEVICE`")
-	n := fs.Int64("n", 1000000, "number of samples")
+	n := fs.Int64("n", 1000000, "number of samples `N` (without --restarts)")
 	out := fs.String("o", "-", "write to `FILE`; - is standard output")
+	restarts := fs.Int("restarts", 0, "record `R` restarts, reopening the source before each")
+	perRestart := fs.Int("per-restart", 1000, "`N` samples per restart (with --restarts)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), sampleUsage)
-		fs.PrintDefaults()
+		writeOptions(fs.Output(), fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError("%v", err)
+		return flagError("sample", fs, err)
 	}
-	if fs.NArg() > 0 {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case fs.NArg() > 0:
 		return usageError("sample takes no arguments, got %q", fs.Args())
+	case *n < 1:
+		return usageError("invalid value for --n: %d is not positive", *n)
+	case *restarts < 0 || *restarts > maxRestarts:
+		return usageError("invalid value for --restarts: %d not in 1..%d", *restarts, maxRestarts)
+	case *perRestart < 1 || *perRestart > maxPerRestart:
+		return usageError("invalid value for --per-restart: %d not in 1..%d", *perRestart, maxPerRestart)
+	case *restarts > 0 && set["n"]:
+		return usageError("--n and --restarts exclude each other: --restarts R --per-restart N records R×N samples")
+	case *restarts == 0 && set["per-restart"]:
+		return usageError("--per-restart applies to --restarts only")
 	}
-	if *n < 1 {
-		return usageError("invalid value for -n: %d is not positive", *n)
-	}
-	r, err := openSampleSource(ctx, *src, *device)
+	open, err := sampleOpener(*src, *device)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	rows, rowLen := 1, *n
+	if *restarts > 0 {
+		rows, rowLen = *restarts, int64(*perRestart)
+	}
+
 	w := s.stdout
 	if *out != "-" {
 		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -66,15 +102,7 @@ func runSample(ctx context.Context, s streams, args []string) error {
 		defer f.Close()
 		w = f
 	}
-	bw := bufio.NewWriter(w)
-	got, err := io.Copy(bw, io.LimitReader(ctxReader{ctx, r}, *n))
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil && got < *n {
-		err = fmt.Errorf("source ended after %d of %d samples", got, *n)
-	}
-	if err != nil {
+	if err := writeRows(ctx, open, w, rows, rowLen); err != nil {
 		return fmt.Errorf("sample: %w", err)
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
@@ -83,17 +111,78 @@ func runSample(ctx context.Context, s streams, args []string) error {
 	return nil
 }
 
-// openSampleSource opens a source by name, raw.
-func openSampleSource(ctx context.Context, name, device string) (io.ReadCloser, error) {
+// writeRows writes rows runs of n samples to w, opening the source afresh
+// for each.
+func writeRows(ctx context.Context, open opener, w io.Writer, rows int, n int64) error {
+	bw := bufio.NewWriter(w)
+	for r := range rows {
+		if err := sampleRow(ctx, open, bw, n); err != nil {
+			if rows > 1 {
+				err = fmt.Errorf("restart %d of %d: %w", r+1, rows, err)
+			}
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// Bounds on --restarts and --per-restart, so that a typo cannot ask for
+// terabytes; SP 800-90B asks for 1000 of each.
+const (
+	maxRestarts   = 1_000_000
+	maxPerRestart = 1_000_000
+)
+
+// sampleRow opens the source, copies n samples from it to w and closes it.
+// A source that ends before giving any sample is opened again, up to
+// emptyReopens times: a FIFO whose previous writer had not yet closed it.
+func sampleRow(ctx context.Context, open opener, w io.Writer, n int64) error {
+	for range emptyReopens {
+		got, err := sampleOnce(ctx, open, w, n)
+		switch {
+		case err != nil:
+			return err
+		case got == 0:
+			continue
+		case got < n:
+			return fmt.Errorf("source ended after %d of %d samples", got, n)
+		}
+		return nil
+	}
+	return fmt.Errorf("source ended %d times without a sample", emptyReopens)
+}
+
+// emptyReopens bounds the openings of a row that find the source empty.
+const emptyReopens = 3
+
+// sampleOnce opens the source and copies at most n samples to w.
+func sampleOnce(ctx context.Context, open opener, w io.Writer, n int64) (int64, error) {
+	r, err := open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	got, err := io.Copy(w, io.LimitReader(ctxReader{ctx, r}, n))
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	return got, err
+}
+
+// opener opens a source's raw byte stream (engine.Source's Open).
+type opener func(ctx context.Context) (io.ReadCloser, error)
+
+// sampleOpener returns the opener of a source by name, raw. Each call opens
+// it afresh; a regular file's offset carries over from one to the next.
+func sampleOpener(name, device string) (opener, error) {
 	switch {
 	case name == engine.OSName:
-		return io.NopCloser(engine.OSReader()), nil
+		return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(engine.OSReader()), nil }, nil
 	case name == engine.HwrngName:
-		return engine.NewFileSource("", device).Open(ctx)
+		return engine.NewFileSource("", device).Open, nil
 	case strings.HasPrefix(name, "file:"):
-		return engine.NewFileSource("", strings.TrimPrefix(name, "file:")).Open(ctx)
+		return engine.NewFileSource("", strings.TrimPrefix(name, "file:")).Open, nil
 	}
-	return nil, usageError("invalid value for -source: %q is not hwrng, os or file:PATH", name)
+	return nil, usageError("invalid value for --source: %q is not hwrng, os or file:PATH", name)
 }
 
 // ctxReader stops reading once ctx is done.

@@ -16,6 +16,11 @@
 //     with the tool's JSON report ([NonIIDResult.Report]), a table
 //     ([NonIIDResult.WriteTable]) and its verbose text ([NonIIDResult.WriteVerbose]).
 //   - Section 5, the IID track: [IID].
+//   - Section 3.1.4, the restart tests (ea_restart): [Restart], with the
+//     sanity check's bound computed exactly by [RestartCutoff] where the
+//     tool simulates it.
+//   - Section 3.1.5, the output entropy of a conditioning component
+//     (ea_conditioning): [Conditioning], in math/big arithmetic.
 //
 // # Preparing the samples
 //

@@ -75,7 +75,18 @@ type permWorker struct {
 // i starts from the original order with a generator seeded from (seed, i),
 // and the shuffles are counted in order of i.
 func (r *permRun) run(ctx context.Context) (PermutationResult, error) {
-	var res PermutationResult
+	res, err := r.runAll(ctx, []*permSource{r.src})
+	return res[0], err
+}
+
+// runAll runs the tests on several sources that hold the same samples in
+// different orders, with the same symbol numbering (a restart matrix's rows
+// and columns): a shuffle of one is distributed as a shuffle of any other,
+// so each shuffle of r.src is counted against every source's original, and
+// is computed once for all. Each source's test is the procedure of run; the
+// tests share their shuffles.
+func (r *permRun) runAll(ctx context.Context, srcs []*permSource) ([]PermutationResult, error) {
+	res := make([]PermutationResult, len(srcs))
 	src := r.src
 
 	// Step 1. The statistics on the original samples.
@@ -84,11 +95,17 @@ func (r *permRun) run(ctx context.Context) (PermutationResult, error) {
 		all[i] = true
 	}
 	var w0 permWorker
-	var orig [permStats]float64
-	src.statistics(src.symbols, &all, &orig, &w0.scratch)
-	for i := range res.Statistics {
-		res.Statistics[i].Name = permStatName(i)
-		res.Statistics[i].Value = orig[i]
+	orig := make([][permStats]float64, len(srcs))
+	undecided := make([][permStats]bool, len(srcs))
+	open := 0
+	for k, sk := range srcs {
+		sk.statistics(sk.symbols, &all, &orig[k], &w0.scratch)
+		for i := range res[k].Statistics {
+			res[k].Statistics[i].Name = permStatName(i)
+			res[k].Statistics[i].Value = orig[k][i]
+		}
+		undecided[k] = all
+		open += permStats
 	}
 
 	// Step 2. Shuffle, recompute, count, in rounds of one shuffle per worker.
@@ -101,15 +118,18 @@ func (r *permRun) run(ctx context.Context) (PermutationResult, error) {
 		w.buf = make([]byte, len(src.symbols))
 		w.rng = rand.NewChaCha8(r.seed)
 	}
-	undecided := all
-	open := permStats
 	var wg sync.WaitGroup
 	for base := 0; base < r.shuffles && open > 0; base += len(workers) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		batch := min(len(workers), r.shuffles-base)
-		want := undecided
+		var want [permStats]bool
+		for k := range srcs {
+			for i := range want {
+				want[i] = want[i] || undecided[k][i]
+			}
+		}
 		for j := range batch {
 			wg.Go(func() {
 				w := workers[j]
@@ -119,27 +139,8 @@ func (r *permRun) run(ctx context.Context) (PermutationResult, error) {
 		}
 		wg.Wait()
 		for j := range batch {
-			if open == 0 {
-				break
-			}
-			res.Shuffles++
-			for i := range undecided {
-				if !undecided[i] {
-					continue
-				}
-				st := &res.Statistics[i]
-				switch tp := workers[j].t[i]; {
-				case tp > orig[i]:
-					st.Greater++
-				case tp == orig[i]:
-					st.Equal++
-				default:
-					st.Less++
-				}
-				if st.Greater+st.Equal > permDecided && st.Equal+st.Less > permDecided {
-					undecided[i] = false
-					open--
-				}
+			for k := range srcs {
+				open -= res[k].count(workers[j].t, orig[k], &undecided[k])
 			}
 		}
 		if r.progress != nil {
@@ -148,13 +149,45 @@ func (r *permRun) run(ctx context.Context) (PermutationResult, error) {
 	}
 
 	// Step 3. A statistic fails when the original ranks in either tail.
-	res.Passed = true
-	for i := range res.Statistics {
-		st := &res.Statistics[i]
-		st.Passed = st.Greater+st.Equal > permDecided && st.Equal+st.Less > permDecided
-		res.Passed = res.Passed && st.Passed
+	for k := range res {
+		res[k].Passed = true
+		for i := range res[k].Statistics {
+			st := &res[k].Statistics[i]
+			st.Passed = st.Greater+st.Equal > permDecided && st.Equal+st.Less > permDecided
+			res[k].Passed = res[k].Passed && st.Passed
+		}
 	}
 	return res, nil
+}
+
+// count counts one shuffle's statistics t against the originals orig, for
+// the statistics still undecided, unless every one is decided; it returns
+// how many it decided.
+func (p *PermutationResult) count(t, orig [permStats]float64, undecided *[permStats]bool) int {
+	if !anyOf(undecided[:]) {
+		return 0
+	}
+	p.Shuffles++
+	decided := 0
+	for i := range undecided {
+		if !undecided[i] {
+			continue
+		}
+		st := &p.Statistics[i]
+		switch tp := t[i]; {
+		case tp > orig[i]:
+			st.Greater++
+		case tp == orig[i]:
+			st.Equal++
+		default:
+			st.Less++
+		}
+		if st.Greater+st.Equal > permDecided && st.Equal+st.Less > permDecided {
+			undecided[i] = false
+			decided++
+		}
+	}
+	return decided
 }
 
 // shuffle puts into w.buf the i-th shuffle of the samples: the original

@@ -26,6 +26,17 @@
 // them. A GetRandom the view already had (Vault Enterprise's) is replaced. Vault's own core meets
 // the same problem with one struct per combination (vault/acme_billing_system_view.go).
 //
+// # Failing closed
+//
+// The hook passes the source's errors on: Vault's entropy.Reader returns
+// them to the backend, and transit's key creation fails, as it does with
+// Vault Enterprise's own augmentation when the HSM is unreachable. A
+// *hsmrand.Reader's GetRandom returns an error rather than output seeded
+// from the OS alone under either of its failure policies, unless its
+// Options.AllowOSOnlyGetRandom says otherwise; with Options.LiveGetRandom
+// it draws its HSM bytes during each call, as Vault Enterprise does
+// (hsmrand's package documentation compares the two).
+//
 // # What it does not do
 //
 // The hook only reaches code that asks the backend for its reader. Key
