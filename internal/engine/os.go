@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,20 +64,14 @@ func (o *osSource) Read(p []byte) (int, error) {
 			s.c.fail(err)
 			return 0, fmt.Errorf("reading the OS source: %w", err)
 		}
-		usable, err := s.tester.Test(b[:n])
-		if errors.Is(err, health.ErrPermanent) {
+		usable, err := s.check(b[:n])
+		if err != nil { // a permanent failure
 			clear(b)
 			clear(p)
 			o.failedAt = time.Now()
 			s.log.Error("source taken out of service", "err", err)
 			s.setState(StateFailed)
 			return 0, fmt.Errorf("OS source: %w", err)
-		}
-		if err != nil {
-			s.log.Warn("intermittent health test failure; block discarded, start-up test again", "err", err)
-			s.setState(StateDegraded)
-		} else if s.tester.State() == health.Operational {
-			s.setState(StateHealthy)
 		}
 		filled += copy(p[filled:], usable)
 		clear(b)

@@ -247,21 +247,35 @@ func (s *worker) readLoop(ctx context.Context, r io.Reader, backoff *time.Durati
 // test runs the health tests on a block, keeps its usable part and moves the
 // source between states. It returns a permanent failure.
 func (s *worker) test(block []byte) error {
+	usable, err := s.check(block)
+	if err != nil {
+		return err
+	}
+	s.ready.put(usable)
+	return nil
+}
+
+// check runs the health tests on a block and moves the source between
+// states: an intermittent failure makes it degraded (the block is discarded
+// and the start-up test runs again on what follows), passing tests with an
+// operational tester (and, for an Upstream, a healthy upstream) healthy.
+// It returns the block's usable part, and a permanent failure, which the
+// caller acts on.
+func (s *worker) check(block []byte) ([]byte, error) {
 	usable, err := s.tester.Test(block)
 	var f *health.Failure
 	switch {
 	case errors.Is(err, health.ErrPermanent):
-		return err
+		return nil, err
 	case errors.As(err, &f):
 		s.log.Warn("intermittent health test failure; block discarded, start-up test again", "test", f.Test.String(), "count", f.Count, "cutoff", f.Cutoff)
 		s.setState(StateDegraded)
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
 	if s.tester.State() == health.Operational && (s.up == nil || s.up.UpstreamHealthy()) {
 		s.setState(StateHealthy)
 	}
-	s.ready.put(usable)
-	return nil
+	return usable, nil
 }
