@@ -3,10 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,95 +146,6 @@ func (e *Engine) closeWithin(d time.Duration) bool {
 	}
 }
 
-// Begin waits for the start-up tests (StartupTimeout), starts the mixer and
-// makes the first feed. The Engine is ready after it.
-func (e *Engine) Begin(ctx context.Context) error {
-	e.waitStartUp(ctx)
-	var err error
-	e.mix, err = mixer.New(mixer.Config{
-		Primary: e.prim, OS: e.os, Shards: 1, ReseedInterval: -1,
-		BufferSize: mixer.BlockLen, PredictionResistance: true, OnPrimaryError: e.onPrimaryError,
-	})
-	if err != nil {
-		return e.failedStart(err)
-	}
-	if err := e.feed("start"); err != nil {
-		return e.failedStart(err)
-	}
-	e.ready.Store(true)
-	return nil
-}
-
-// failedStart words a failure before the first feed.
-func (e *Engine) failedStart(err error) error {
-	if e.AllFailed() {
-		return fmt.Errorf("%w: %w", ErrAllFailed, err)
-	}
-	return err
-}
-
-// waitStartUp waits until a primary source is healthy, every one has failed,
-// or StartupTimeout has passed.
-func (e *Engine) waitStartUp(ctx context.Context) {
-	if len(e.primaries) == 0 {
-		return
-	}
-	t := time.NewTimer(e.cfg.StartupTimeout)
-	defer t.Stop()
-	for !e.anyHealthy() && !e.allPrimariesFailed() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			e.log.Warn("no source passed its start-up tests in time", "timeout", e.cfg.StartupTimeout)
-			return
-		case ev := <-e.events:
-			e.logEvent(ev)
-			if ev.to == StateHealthy && ev.src != e.os.src {
-				return // even if it has moved on since: its bytes are kept
-			}
-		}
-	}
-}
-
-// Run feeds on the period and after a recovery, until ctx is done (nil) or
-// every source has failed (ErrAllFailed).
-func (e *Engine) Run(ctx context.Context) error {
-	tick := time.NewTicker(e.cfg.FeedInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			e.feedAndLog("period")
-		case ev := <-e.events:
-			e.logEvent(ev)
-			if e.AllFailed() {
-				return ErrAllFailed
-			}
-			if ev.recovered {
-				e.feedAndLog("recovery")
-			}
-		}
-	}
-}
-
-func (e *Engine) feedAndLog(reason string) {
-	if err := e.feed(reason); err != nil {
-		e.log.Error("feed failed", "reason", reason, "err", err)
-	}
-}
-
-// logEvent logs a state change.
-func (e *Engine) logEvent(ev event) {
-	lvl := slog.LevelInfo
-	if ev.to == StateFailed || ev.to == StateReconnecting {
-		lvl = slog.LevelWarn
-	}
-	e.log.Log(context.Background(), lvl, "source state changed", "source", ev.src.name, "from", ev.from.String(), "to", ev.to.String())
-}
-
 // waitWithin waits for wg at most d: a worker blocked in a device read that
 // cannot be interrupted is left behind at exit.
 func waitWithin(wg *sync.WaitGroup, d time.Duration) {
@@ -248,78 +157,4 @@ func waitWithin(wg *sync.WaitGroup, d time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
-}
-
-// all returns every source, the OS first.
-func (e *Engine) all() []*worker {
-	return append([]*worker{e.os.src}, e.primaries...)
-}
-
-// AllFailed reports whether every source that counts has failed.
-func (e *Engine) AllFailed() bool {
-	return e.allPrimariesFailed() && (!e.cfg.UseOS || e.os.src.getState() == StateFailed)
-}
-
-// allPrimariesFailed reports whether every primary has failed.
-func (e *Engine) allPrimariesFailed() bool {
-	for _, p := range e.primaries {
-		if p.getState() != StateFailed {
-			return false
-		}
-	}
-	return true
-}
-
-// anyHealthy reports whether a primary is healthy.
-func (e *Engine) anyHealthy() bool {
-	for _, p := range e.primaries {
-		if p.getState() == StateHealthy {
-			return true
-		}
-	}
-	return false
-}
-
-// String lists the sources' names, the OS first, separated by commas.
-func (e *Engine) String() string {
-	var names []string
-	for _, p := range e.all() {
-		names = append(names, p.name)
-	}
-	return strings.Join(names, ",")
-}
-
-// Readiness reports whether the engine is doing what it is configured for:
-// the first feed is done, a source is usable, and, when HSM sources
-// (HSMStatser) are configured, at least one of them is healthy. While every
-// HSM source is down the kernel is still fed (from the other sources, or
-// uncredited from the OS alone), but not with the HSM's randomness, which is
-// what the operator deployed entropyd for. The reason names each HSM
-// source's state and last error.
-func (e *Engine) Readiness() (bool, string) {
-	if !e.ready.Load() {
-		return false, "the first feed has not happened"
-	}
-	var hsm []string
-	for _, s := range e.primaries {
-		if s.hsm == nil {
-			continue
-		}
-		if s.getState() == StateHealthy {
-			hsm = nil
-			break
-		}
-		why := s.name + " is " + s.getState().String()
-		if err := s.hsm.HSMStats().LastError; err != "" {
-			why += ": " + err
-		}
-		hsm = append(hsm, why)
-	}
-	switch {
-	case len(hsm) > 0:
-		return false, "every HSM source is down (" + strings.Join(hsm, "; ") + "); feeding the kernel without the HSM"
-	case !e.anyHealthy() && !(e.cfg.UseOS && e.os.src.getState() != StateFailed):
-		return false, "no healthy source"
-	}
-	return true, ""
 }
