@@ -8,17 +8,20 @@ import (
 )
 
 // sourceKind is one kind of source entropyd can be configured with: to add
-// one, write its engine.Source and add an entry to sourceKinds.
+// one, write its engine.Source (one file in internal/engine) and add its
+// kind to sourceKinds.
 type sourceKind func(ctx context.Context, cfg *runConfig, log *slog.Logger) ([]engine.Spec, error)
 
 // sourceKinds lists the kinds in a stable order: hwrng, the files, the
 // PKCS#11 token.
-var sourceKinds = []sourceKind{hwrngSources, fileSources, pkcs11Sources}
+func sourceKinds() []sourceKind {
+	return []sourceKind{hwrngSources, fileSources, pkcs11Sources}
+}
 
 // newSources opens the sources cfg names. On error it closes those opened.
 func newSources(ctx context.Context, cfg *runConfig, log *slog.Logger) ([]engine.Spec, error) {
 	var specs []engine.Spec
-	for _, kind := range sourceKinds {
+	for _, kind := range sourceKinds() {
 		s, err := kind(ctx, cfg, log)
 		if err != nil {
 			closeSources(specs)
