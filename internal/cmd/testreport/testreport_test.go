@@ -29,8 +29,8 @@ func runFixture(t *testing.T, allowList string, env map[string]string, args ...s
 	}
 	var out, errOut bytes.Buffer
 	code := run(args, func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
+		if v, ok := env[k]; ok || k == requireEnv {
+			return v // the fixture's own setting, not CI's
 		}
 		return os.Getenv(k)
 	}, &out, &errOut)
