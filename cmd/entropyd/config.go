@@ -71,6 +71,8 @@ type runConfig struct {
 	startupTimeout time.Duration
 	sourceTimeout  time.Duration
 	restoreAfter   time.Duration
+
+	debugPprof bool
 }
 
 // register declares the options on fs, with their defaults.
@@ -110,6 +112,8 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")
 	fs.DurationVar(&c.sourceTimeout, "source-timeout", 2*time.Second, "wait at most `DURATION` for a healthy source's bytes at a feed")
 	fs.DurationVar(&c.restoreAfter, "restore-after", 10*time.Minute, "put a source that failed its health tests back to a new start-up test after `DURATION`; 0 never")
+
+	fs.BoolVar(&c.debugPprof, "debug-pprof", false, "also serve Go's profiles (net/http/pprof) under /debug/pprof/ on --listen, for debugging; off by default")
 }
 
 // validate checks the values flag parsing cannot, naming the option at fault.

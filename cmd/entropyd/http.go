@@ -29,6 +29,9 @@ func (d *daemon) startHTTP(addr string) (stop func(), err error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{d}}))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
+	if d.cfg.debugPprof {
+		servePprof(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	d.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	go func() {

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestDebugPprof: the profiles are served under /debug/pprof/ with
+// --debug-pprof, and not at all without it.
+func TestDebugPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		args := []string{"--no-feed", "--feed-interval", "100ms"}
+		if on {
+			args = append(args, "--debug-pprof")
+		}
+		d := startDaemon(t, nil, args...)
+		code, body := d.get("/debug/pprof/goroutine?debug=1")
+		if on {
+			assert.Equal(t, http.StatusOK, code)
+			assert.True(t, strings.HasPrefix(body, "goroutine profile: total "), "goroutine profile begins %.40q", body)
+		} else {
+			assert.Equal(t, http.StatusNotFound, code, "--debug-pprof is off by default")
+		}
+		assert.Equal(t, 0, d.stop(syscall.SIGTERM))
+	}
+}
