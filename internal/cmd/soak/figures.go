@@ -32,6 +32,9 @@ func measure(client *http.Client, pid int, base string) (figures, error) {
 	var f figures
 	var err error
 	proc := fmt.Sprintf("/proc/%d", pid)
+	if err := freeOSMemory(client, base); err != nil {
+		return f, err
+	}
 	if f.Heap, err = heapAlloc(client, base); err != nil {
 		return f, err
 	}
@@ -86,6 +89,20 @@ func get(client *http.Client, url string) (string, error) {
 		err = fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(b), err
+}
+
+// freeOSMemory has entropyd hand its free heap pages back to the kernel
+// (debug.FreeOSMemory), so that its resident memory shows what is in use.
+func freeOSMemory(client *http.Client, base string) error {
+	resp, err := client.Post(base+"/debug/free-os-memory", "", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("POST /debug/free-os-memory: %s", resp.Status)
+	}
+	return nil
 }
 
 // goroutines reads the count from the goroutine profile's first line,
