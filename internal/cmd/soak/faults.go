@@ -4,7 +4,14 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/internal/faultp11"
-	"github.com/miekg/pkcs11"
+)
+
+// The return values the cycle injects, from PKCS#11 v2.40's pkcs11t.h (only
+// hsmrand/internal/p11 imports github.com/miekg/pkcs11, which names them).
+const (
+	ckrGeneralError         = 0x05
+	ckrDeviceError          = 0x30
+	ckrSessionHandleInvalid = 0xB3
 )
 
 // cycle is the fault cycle, one entry per phase; nil is a clear phase. It
@@ -14,7 +21,7 @@ import (
 func cycle(phase time.Duration) [][]string {
 	return [][]string{
 		{faultp11.Delay("C_GenerateRandom", 20*time.Millisecond)}, // a slow network HSM
-		{faultp11.Fail("C_GenerateRandom", pkcs11.CKR_DEVICE_ERROR, -1)},
+		{faultp11.Fail("C_GenerateRandom", ckrDeviceError, -1)},
 		nil,
 		{faultp11.Removed(phase / 2)}, // gone, then back by itself
 		{faultp11.Output(faultp11.OutputZero, 3)},
@@ -22,9 +29,9 @@ func cycle(phase time.Duration) [][]string {
 		{faultp11.Output(faultp11.OutputShort, 3)},
 		nil,
 		{faultp11.Pareto(faultp11.All, time.Millisecond, 1.2, 500*time.Millisecond)},
-		{faultp11.Invalidate(), faultp11.Fail("C_GenerateRandom", pkcs11.CKR_SESSION_HANDLE_INVALID, 3)},
+		{faultp11.Invalidate(), faultp11.Fail("C_GenerateRandom", ckrSessionHandleInvalid, 3)},
 		{faultp11.Hang("C_GenerateRandom")}, // released by the next phase
-		{faultp11.Fail(faultp11.All, pkcs11.CKR_GENERAL_ERROR, 5)},
+		{faultp11.Fail(faultp11.All, ckrGeneralError, 5)},
 		nil,
 	}
 }
