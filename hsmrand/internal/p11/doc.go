@@ -140,8 +140,8 @@
 // it to C memory freed without zeroing. C_GenerateRandom is called here
 // through the module's function list, into a Go slice that is wiped after
 // use (generate_unix.go): miekg/pkcs11's GenerateRandom copies from a C
-// buffer that it frees unzeroed, and leaks when the call fails. A PIN from ConfigFromVault arrives as a string and
-// cannot be wiped.
+// buffer that it frees unzeroed, and leaks when the call fails. A PIN from
+// ConfigFromVault arrives as a string and cannot be wiped.
 //
 // # Not supported
 //
