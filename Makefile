@@ -114,13 +114,13 @@ quality-short:
 	./scripts/quality.sh short
 
 # entropyd and an hsmrand Reader on a SoftHSM token behind the fault module
-# for SOAK (rounded up to whole fault cycles of 130 s, at least two), the
-# faults cycling (internal/cmd/soak): fails when entropyd's memory,
-# goroutines, threads or descriptors grow beyond the bounds in
-# internal/cmd/soak/bounds.go, or when a 32-byte read repeats. CI runs the
-# default; the README's Soak section records an hour (SOAK=60m).
-# SOAKFLAGS adds options, e.g. -out DIR to keep entropyd's log and heap
-# profiles.
+# for SOAK, rounded up to whole cycles of 13 phases (10 s each, -phase),
+# at least two, the faults cycling (internal/cmd/soak): fails when
+# entropyd's memory, goroutines, threads or descriptors grow beyond the
+# bounds in internal/cmd/soak/bounds.go, or when a 32-byte read repeats.
+# CI runs SOAK=4m with 3-second phases (SOAKFLAGS=-phase=3s); the README's
+# Soak section records an hour (SOAK=60m). SOAKFLAGS adds options, e.g.
+# -out DIR to keep entropyd's log and heap profiles.
 SOAK      ?= 3m
 SOAKFLAGS ?=
 
