@@ -30,11 +30,12 @@ const (
 	// the live heap the C heap (SoftHSM, the fault module, miekg/pkcs11's
 	// buffers) and thread stacks, which a live-heap figure does not show:
 	// miekg/pkcs11's leak of the buffer of every failed C_GenerateRandom
-	// grew it by 4.3 MiB in 6 minutes of 3-second phases, and by about 1 MB
+	// grew it by 5.6 MiB in 6 minutes of 3-second phases, and by about 1 MB
 	// every 5 minutes in the 26-minute run that reported it, while the Go
-	// heap stayed flat. Since the fix it moves by 0.3 MiB (4.4 to 4.7 MiB),
-	// and a new thread adds its stack and perhaps a malloc arena. 2 MiB is
-	// several times that; an hour of the old leak is six times the bound.
+	// heap stayed flat (entropyd then asked for 64 KiB a call; at its 2 KiB
+	// now the same leak would be 32 times slower). Since the fix it moves
+	// by 0.3 to 0.6 MiB, and a new thread adds its stack and perhaps a
+	// malloc arena. 2 MiB is several times that.
 	// (File pages, the binary and libraries as far as they have run, are
 	// reported but not bounded: they are shared and cannot leak.)
 	maxAnonGrowth = 2 << 20
