@@ -355,10 +355,11 @@
 //   - Wiping: the buffer wipes each HSM byte as it hands it out, and wipes
 //     quarantined bytes; a live GetRandom wipes its HSM bytes once its
 //     reseeds have consumed them; the mixer wipes its inputs once consumed and its
-//     buffers as it serves them; Close wipes everything that is left. Two
-//     copies are out of reach: miekg/pkcs11 frees the C buffer of
-//     C_GenerateRandom without zeroing it, and crypto/aes's key schedules
-//     are left to the garbage collector.
+//     buffers as it serves them; Close wipes everything that is left.
+//     C_GenerateRandom writes straight into a Go slice (on Unix; elsewhere
+//     miekg/pkcs11 copies it from a C buffer that it frees without zeroing),
+//     which is wiped after use. One copy is out of reach: crypto/aes's key
+//     schedules are left to the garbage collector.
 //   - PINs: a Config's PIN is a []byte, copied by Open and wiped on Close;
 //     fmt never prints it, and no error contains it. A wrong PIN is
 //     presented once and never retried, since retries lock tokens, and not

@@ -76,7 +76,8 @@ type runConfig struct {
 	// origin says where each option that is not at its default came
 	// from, as the user wrote it: "--pin-file", "ENTROPYD_PIN_FILE" or
 	// "/etc/entropyd/entropyd.conf:7 pin-file".
-	origin map[string]string
+	origin     map[string]string
+	debugPprof bool
 }
 
 // from names where option name came from, for an error message.
@@ -124,6 +125,8 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 10*time.Second, "wait at most `DURATION` for a source to pass its start-up tests before the first feed")
 	fs.DurationVar(&c.sourceTimeout, "source-timeout", 2*time.Second, "wait at most `DURATION` for a healthy source's bytes at a feed")
 	fs.DurationVar(&c.restoreAfter, "restore-after", 10*time.Minute, "put a source that failed its health tests back to a new start-up test after `DURATION`; 0 never")
+
+	fs.BoolVar(&c.debugPprof, "debug-pprof", false, "also serve Go's profiles (net/http/pprof) under /debug/pprof/ on --listen, for debugging; off by default")
 }
 
 // validate checks the values flag parsing cannot, naming the option at fault.

@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg *runConfig, log *slog.Logger, hup <-chan os.
 		return nil, err
 	}
 	defer e.Stop()
-	stopHTTP, err := startHTTP(cfg.listen, e, log)
+	stopHTTP, err := startHTTP(cfg.listen, e, log, cfg.debugPprof)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // startHTTP serves /metrics, /healthz and /readyz on addr ("" serves
 // nothing) and returns the function that stops the server.
-func startHTTP(addr string, e *engine.Engine, log *slog.Logger) (stop func(), err error) {
+func startHTTP(addr string, e *engine.Engine, log *slog.Logger, pprof bool) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -30,6 +30,9 @@ func startHTTP(addr string, e *engine.Engine, log *slog.Logger) (stop func(), er
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{log}}))
 	mux.HandleFunc("GET /healthz", healthz(e))
 	mux.HandleFunc("GET /readyz", readyz(e))
+	if pprof {
+		servePprof(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	go func() {

@@ -22,7 +22,7 @@ func optionGroups() []optionGroup {
 		{"PKCS#11 token", []string{"pkcs11-uri", "pkcs11-from-env", "pin-file", "pkcs11-rate", "pkcs11-chunk", "pkcs11-max-request", "pkcs11-probe-interval"}},
 		{"Feeding the kernel", []string{"feed-interval", "feed-bytes", "credit-bits", "reseed-crng", "device", "once", "no-feed"}},
 		{"Timing", []string{"startup-timeout", "source-timeout", "restore-after"}},
-		{"Serving", []string{"listen"}},
+		{"Serving", []string{"listen", "debug-pprof"}},
 	}
 }
 
@@ -30,7 +30,7 @@ func optionGroups() []optionGroup {
 // the sources once, runs their start-up tests and tries the feeding device,
 // so it neither feeds, nor serves, nor restores.
 func runOnly() []string {
-	return []string{"feed-interval", "feed-bytes", "credit-bits", "reseed-crng", "once", "restore-after", "listen"}
+	return []string{"feed-interval", "feed-bytes", "credit-bits", "reseed-crng", "once", "restore-after", "listen", "debug-pprof"}
 }
 
 // takes reports whether the subcommand cmd ("run" or "check") has option

@@ -137,10 +137,11 @@
 // The PIN is held in a []byte, wiped on Close, and never appears in errors,
 // String or fmt output of [Config] and [URI]. Limits of miekg/pkcs11 that
 // this package cannot remove: C_Login takes the PIN as a Go string and copies
-// it to C memory freed without zeroing; C_GenerateRandom returns a fresh Go
-// slice copied from a C buffer that is freed without zeroing (the Go copy is
-// wiped here after use). A PIN from ConfigFromVault arrives as a string and
-// cannot be wiped.
+// it to C memory freed without zeroing. C_GenerateRandom is called here
+// through the module's function list, into a Go slice that is wiped after
+// use (generate_unix.go): miekg/pkcs11's GenerateRandom copies from a C
+// buffer that it frees unzeroed, and leaks when the call fails. A PIN from
+// ConfigFromVault arrives as a string and cannot be wiped.
 //
 // # Not supported
 //

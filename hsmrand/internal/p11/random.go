@@ -20,9 +20,8 @@ import (
 // or [ErrClosed] when it has stopped for good, and [ErrBadBlock] for output
 // that fails the checks (the token is then taken down too).
 //
-// miekg/pkcs11 copies each block from C memory that it frees without
-// zeroing, and returns it in a fresh Go slice; GenerateRandom copies that
-// slice into p and wipes it, but cannot wipe the C buffer.
+// Each block comes in a fresh Go slice (see generate_unix.go), which
+// GenerateRandom copies into p and wipes.
 func (t *Token) GenerateRandom(ctx context.Context, p []byte) (err error) {
 	if len(p) == 0 {
 		return nil

@@ -51,7 +51,7 @@ func (r *registry) acquire(path string) (*library, func() error, error) {
 		if ctx == nil {
 			return nil, nil, fmt.Errorf("%w: %s cannot be loaded as a PKCS#11 library (dlopen or C_GetFunctionList failed); check that it is a PKCS#11 module for this architecture and that its dependencies are installed", ErrModule, path)
 		}
-		l = &library{initer: ctx, owned: true, up: true}
+		l = &library{initer: withDirectRNG(ctx, key), owned: true, up: true}
 		if err := ctx.Initialize(); err != nil {
 			if code, _ := ckrOf(err); code != pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
 				ctx.Destroy()
