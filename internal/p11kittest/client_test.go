@@ -102,9 +102,9 @@ func (c *client) random(n int) ([]byte, error) {
 }
 
 // reinitialize finalises the module instance and initialises it again,
-// repeating C_Initialize until a draw works; it returns C_Finalize's result
-// and how long recovery took.
-func (c *client) reinitialize(t *testing.T) (finalize error, took time.Duration) {
+// repeating C_Initialize until a draw works; it returns how long recovery
+// took and C_Finalize's result.
+func (c *client) reinitialize(t *testing.T) (took time.Duration, finalize error) {
 	t.Helper()
 	start := time.Now()
 	finalize = c.ctx.Finalize()
@@ -112,14 +112,14 @@ func (c *client) reinitialize(t *testing.T) (finalize error, took time.Duration)
 	for time.Since(start) < recoverTimeout {
 		if last = c.ctx.Initialize(); last == nil {
 			if _, last = c.random(32); last == nil {
-				return finalize, time.Since(start)
+				return time.Since(start), finalize
 			}
 			c.ctx.Finalize()
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no draw within %v of C_Finalize + C_Initialize: %v", recoverTimeout, last)
-	return nil, 0
+	return 0, nil
 }
 
 // ckr returns the PKCS#11 return code in err, or fails the test.

@@ -96,7 +96,7 @@ func TestRestartNeedsReinitialize(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	fin, took := c.reinitialize(t)
+	took, fin := c.reinitialize(t)
 	t.Logf("C_Finalize with the connection lost: %v; first draw %v after it", fin, took)
 	assert.NoError(t, fin, "C_Finalize")
 	_, err = c.ctx.GenerateRandom(old, 32)
@@ -127,7 +127,7 @@ func TestReinitializeWhileDown(t *testing.T) {
 	}
 	assert.Equal(t, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED), ckr(t, c.ctx.Initialize()), "C_Initialize without C_Finalize")
 
-	fin, took := c.reinitialize(t)
+	took, fin := c.reinitialize(t)
 	assert.NoError(t, fin)
 	t.Logf("first draw %v after C_Finalize", took)
 }
