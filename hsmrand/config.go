@@ -308,39 +308,23 @@ type Config struct {
 	// PINSource names a file holding the PIN ("file:/abs/path").
 	PINSource string
 
-	// MaxSessions bounds the sessions, and so the C_GenerateRandom calls in
-	// flight, per token; 0 means the p11 default (4).
-	MaxSessions int
-
-	// BackoffMin and BackoffMax bound the wait, per token, after a device
-	// fault (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR,
-	// ...) before the token is looked for again; the wait doubles from
-	// BackoffMin up to BackoffMax, with jitter. A token that comes back is
-	// therefore in use again within about BackoffMax. 0 means the p11
-	// defaults, 100 ms and 30 s.
-	BackoffMin, BackoffMax time.Duration
-
-	// NoReinitialize forbids re-initialising the PKCS#11 module
-	// (C_Finalize, C_Initialize) to recover from a module-wide failure.
-	// Network modules that never reconnect by themselves (p11-kit's client
-	// after its server restarts) then stay down until the process restarts.
-	// Set it when other code in the process uses the same module and must
-	// not have its sessions ended; see "Recovery" in the package
-	// documentation.
-	NoReinitialize bool
-
-	// MaxRequest is the largest C_GenerateRandom call, per token, in bytes:
-	// 0 means MaxHSMRequest (64 KiB), otherwise MinHSMRequest to
-	// MaxHSMRequest. A token's URI attribute x-max-request overrides it for
-	// that token. A token that refuses a request as too large
-	// (CKR_DATA_LEN_RANGE, CKR_ARGUMENTS_BAD, a memory error) is asked
-	// again for half as much, without a fault, and keeps the size that
-	// works (TokenStats.MaxRequest); set this for a module known to carry
-	// less, to spare it those first refusals.
-	MaxRequest int
+	// TokenOptions say how each token is used: MaxSessions (sessions, and
+	// C_GenerateRandom calls in flight, per token; default 4), BackoffMin
+	// and BackoffMax (the wait after a device fault before the token is
+	// looked for again; 100 ms doubling up to 30 s), NoReinitialize (never
+	// re-initialise the module to recover; see "Recovery" in the package
+	// documentation) and MaxRequest (the largest C_GenerateRandom call:
+	// MinHSMRequest to MaxHSMRequest, default MaxHSMRequest; a token's URI
+	// attribute x-max-request overrides it). They go to the token layer as
+	// they are, and are checked there, once.
+	TokenOptions
 
 	Options
 }
+
+// TokenOptions are the per-token settings of a [Config]; its doc lists
+// them, and the zero value means the defaults.
+type TokenOptions = p11.TokenOptions
 
 // p11Configs turns c into one p11.Config per token. The PINs are copies,
 // which the caller wipes.
@@ -353,14 +337,11 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 		return nil, fmt.Errorf("hsmrand: Config must select the token in exactly one way: URI and ModulePath/TokenLabel/Serial/SlotID are both given")
 	case c.URI == "" && len(c.FailoverURIs) > 0:
 		return nil, fmt.Errorf("hsmrand: Config.FailoverURIs needs URI")
-	case len(c.PIN) > 0 && c.PINSource != "":
-		return nil, fmt.Errorf("hsmrand: Config gives both PIN and PINSource; give one")
 	}
 	if c.URI == "" {
 		pc := p11.Config{
 			ModulePath: c.ModulePath, TokenLabel: c.TokenLabel, Serial: c.Serial,
-			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, MaxSessions: c.MaxSessions,
-			BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, NoReinitialize: c.NoReinitialize, MaxRequest: c.MaxRequest,
+			PIN: cloneBytes(c.PIN), PINSource: c.PINSource, TokenOptions: c.TokenOptions,
 		}
 		if c.SlotID != nil {
 			id := *c.SlotID
@@ -385,11 +366,10 @@ func (c *Config) p11Configs() ([]p11.Config, error) {
 			wipeConfigs(append(cfgs, pc))
 			return nil, fmt.Errorf("hsmrand: URI %d of %d carries a PIN and Config gives one too; give one", i+1, 1+len(c.FailoverURIs))
 		}
-		pc.MaxSessions = c.MaxSessions
-		pc.BackoffMin, pc.BackoffMax = c.BackoffMin, c.BackoffMax
-		pc.NoReinitialize = c.NoReinitialize
-		if pc.MaxRequest == 0 { // no x-max-request in the URI
-			pc.MaxRequest = c.MaxRequest
+		uriMax := pc.MaxRequest // x-max-request, or 0
+		pc.TokenOptions = c.TokenOptions
+		if uriMax != 0 {
+			pc.MaxRequest = uriMax
 		}
 		cfgs = append(cfgs, pc)
 	}

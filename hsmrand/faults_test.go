@@ -47,7 +47,7 @@ func openFaulty(t testing.TB, opts Options) (*Reader, *faultp11.Control) {
 	}
 	r, err := Open(t.Context(), Config{
 		ModulePath: module, TokenLabel: hsm.faults.Label, PIN: []byte(hsm.faults.PIN),
-		BackoffMin: faultBackoffMin, BackoffMax: faultBackoffMax, Options: opts,
+		TokenOptions: TokenOptions{BackoffMin: faultBackoffMin, BackoffMax: faultBackoffMax}, Options: opts,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,8 +39,7 @@ const (
 // outage soon leaves no HSM byte to seed from.
 func netOptions(pol Policy) Config {
 	return Config{
-		BackoffMin: 50 * time.Millisecond,
-		BackoffMax: time.Second,
+		TokenOptions: TokenOptions{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second},
 		Options: Options{
 			Policy:        pol,
 			HSMBuffer:     MinHSMBuffer,

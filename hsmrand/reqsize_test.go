@@ -19,7 +19,7 @@ func TestMaxRequestConfig(t *testing.T) {
 	c := Config{
 		URI:          "pkcs11:token=a?module-path=/x.so",
 		FailoverURIs: []string{"pkcs11:token=b?module-path=/x.so&x-max-request=1024"},
-		MaxRequest:   4096,
+		TokenOptions: TokenOptions{MaxRequest: 4096},
 	}
 	cfgs, err := c.p11Configs()
 	require.NoError(t, err)
@@ -27,13 +27,13 @@ func TestMaxRequestConfig(t *testing.T) {
 	assert.Equal(t, 4096, cfgs[0].MaxRequest)
 	assert.Equal(t, 1024, cfgs[1].MaxRequest)
 
-	cfgs, err = (&Config{ModulePath: "/x.so", TokenLabel: "a", MaxRequest: 512}).p11Configs()
+	cfgs, err = (&Config{ModulePath: "/x.so", TokenLabel: "a", TokenOptions: TokenOptions{MaxRequest: 512}}).p11Configs()
 	require.NoError(t, err)
 	assert.Equal(t, 512, cfgs[0].MaxRequest)
 
 	// The token layer refuses a limit below the floor, naming it.
 	for _, n := range []int{MinHSMRequest - 1, MaxHSMRequest + 1} {
-		_, err := Open(t.Context(), Config{ModulePath: "/nonexistent/x.so", TokenLabel: "a", MaxRequest: n})
+		_, err := Open(t.Context(), Config{ModulePath: "/nonexistent/x.so", TokenLabel: "a", TokenOptions: TokenOptions{MaxRequest: n}})
 		assert.ErrorContains(t, err, "MaxRequest (x-max-request)")
 	}
 }
@@ -116,7 +116,7 @@ func TestFaultRequestLimit(t *testing.T) {
 // TestFaultRequestLimitConfigured: a limit set below the module's cap
 // spares the refusals.
 func TestFaultRequestLimitConfigured(t *testing.T) {
-	r, log, err := openCapped(t, 4096, Config{MaxRequest: 2048})
+	r, log, err := openCapped(t, 4096, Config{TokenOptions: TokenOptions{MaxRequest: 2048}})
 	require.NoError(t, err)
 	mustServe(t, r)
 	tok := r.Stats().Tokens[0]

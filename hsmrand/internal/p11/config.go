@@ -55,13 +55,26 @@ type Config struct {
 	// "/abs/path" (RFC 7512 pin-source). A final newline is dropped.
 	PINSource string
 
-	// MaxSessions bounds the sessions open on this token, and so the
+	TokenOptions
+}
+
+// TokenOptions say how a token is used, however it was selected: the
+// per-token settings that hsmrand's Config carries as they are (its
+// TokenOptions) and that a URI's x-max-request can set for one token. The
+// zero value means the defaults. They are checked once, when a Config is
+// opened.
+type TokenOptions struct {
+	// MaxSessions bounds the sessions open on the token, and so the
 	// C_GenerateRandom calls in flight (each blocks an OS thread).
-	// 0 means DefaultMaxSessions.
+	// 0 means DefaultMaxSessions (4).
 	MaxSessions int
-	// BackoffMin and BackoffMax bound the wait after a device fault before
-	// the token is looked for again; the wait doubles up to BackoffMax.
-	// 0 means DefaultBackoffMin and DefaultBackoffMax.
+
+	// BackoffMin and BackoffMax bound the wait, per token, after a device
+	// fault (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR,
+	// ...) before the token is looked for again; the wait doubles from
+	// BackoffMin up to BackoffMax, with jitter. A token that comes back is
+	// therefore in use again within about BackoffMax. 0 means
+	// DefaultBackoffMin (100 ms) and DefaultBackoffMax (30 s).
 	BackoffMin, BackoffMax time.Duration
 
 	// NoReinitialize forbids re-initialising the module (C_Finalize, then
@@ -72,15 +85,17 @@ type Config struct {
 	// re-initialisation also ends every other user's sessions on the
 	// module in this process; set NoReinitialize when other code shares
 	// the module and must not have that happen (the token then recovers
-	// only if the module does by itself). See the package documentation.
+	// only if the module does by itself, or when the process restarts).
 	NoReinitialize bool
 
 	// MaxRequest is the largest C_GenerateRandom request, in bytes, from
-	// MinRequest to MaxChunk (RFC 7512 query attribute x-max-request);
-	// 0 means MaxChunk. A token that refuses a request as too large is
-	// asked again for half as much, and remembers the size that works (see
-	// [Stats].MaxRequest); set this for a module known to refuse large
-	// requests, to spare those first refusals.
+	// MinRequest (32) to MaxChunk (64 KiB); 0 means MaxChunk. A token's URI
+	// attribute x-max-request overrides it for that token. A token that
+	// refuses a request as too large (CKR_DATA_LEN_RANGE,
+	// CKR_ARGUMENTS_BAD, a memory error) is asked again for half as much,
+	// without a fault, and keeps the size that works ([Stats].MaxRequest);
+	// set this for a module known to carry less, to spare it those first
+	// refusals.
 	MaxRequest int
 }
 
@@ -93,8 +108,9 @@ func (u *URI) Config() (Config, error) {
 		TokenLabel: u.Token, Serial: u.Serial, Manufacturer: u.Manufacturer, Model: u.Model,
 		SlotDescription: u.SlotDescription, SlotManufacturer: u.SlotManufacturer,
 		LibraryManufacturer: u.LibraryManufacturer, LibraryDescription: u.LibraryDescription,
-		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource, MaxRequest: u.MaxRequest,
+		LibraryVersion: u.LibraryVersion, PINSource: u.PINSource,
 	}
+	c.MaxRequest = u.MaxRequest
 	if u.SlotID != nil {
 		id := *u.SlotID
 		c.SlotID = &id

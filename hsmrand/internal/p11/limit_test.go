@@ -90,7 +90,7 @@ func TestFakeRequestLimitBelowFloor(t *testing.T) {
 		t.Run(CKRName(rv), func(t *testing.T) {
 			f := newFake("", oneToken())
 			// A long back-off: the second call must find the token still down.
-			tok, err := openFake(t, f, Config{TokenLabel: "kmes", BackoffMin: time.Hour}, false)
+			tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{BackoffMin: time.Hour}}, false)
 			require.NoError(t, err)
 			defer tok.Close()
 			f.setGen(capped(MinRequest-1, rv))
@@ -119,7 +119,7 @@ func TestFakeRequestLimitBelowFloor(t *testing.T) {
 
 func TestFakeRequestLimitConfigured(t *testing.T) {
 	f := newFake("", oneToken())
-	tok, err := openFake(t, f, Config{TokenLabel: "kmes", MaxRequest: 1000}, false)
+	tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{MaxRequest: 1000}}, false)
 	require.NoError(t, err)
 	defer tok.Close()
 	require.NoError(t, tok.GenerateRandom(t.Context(), make([]byte, 2500)))
@@ -141,7 +141,7 @@ func TestFakeRequestLimitConfigured(t *testing.T) {
 // deliver, and the limit ends at the size that works.
 func TestFakeRequestLimitConcurrent(t *testing.T) {
 	f := newFake("", oneToken())
-	tok, err := openFake(t, f, Config{TokenLabel: "kmes", MaxSessions: 4}, false)
+	tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{MaxSessions: 4}}, false)
 	require.NoError(t, err)
 	defer tok.Close()
 	f.setGen(capped(3000, pkcs11.CKR_HOST_MEMORY))

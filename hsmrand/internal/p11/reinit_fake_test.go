@@ -195,7 +195,7 @@ func TestFakeNetworkModuleReinitialized(t *testing.T) {
 
 func TestFakeNetworkModuleNoReinitialize(t *testing.T) {
 	n := newNetModule("", oneToken())
-	tok := openNet(t, n, Config{TokenLabel: "kmes", NoReinitialize: true}, true)
+	tok := openNet(t, n, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{NoReinitialize: true}}, true)
 	n.setServer(false)
 	n.setServer(true)
 	err := drawUntil(t, tok, 200*time.Millisecond)

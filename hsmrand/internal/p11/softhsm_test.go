@@ -260,7 +260,7 @@ func TestSoftHSMMissingModule(t *testing.T) {
 // retried.
 func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 	needSoftHSM(t)
-	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: []byte(hsm.alpha.PIN), MaxSessions: 3})
+	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: []byte(hsm.alpha.PIN), TokenOptions: TokenOptions{MaxSessions: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func TestFakeBadBlocks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFake("", oneToken())
-			tok, err := openFake(t, f, Config{TokenLabel: "kmes", BackoffMin: time.Hour}, false)
+			tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{BackoffMin: time.Hour}}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestFakeBadBlocks(t *testing.T) {
 
 func TestFakeDeviceRemovedComesBack(t *testing.T) {
 	f := newFake("1234", oneToken())
-	tok, err := openFake(t, f, Config{Serial: "S1", PIN: []byte("1234"), BackoffMin: 20 * time.Millisecond, BackoffMax: 40 * time.Millisecond}, false)
+	tok, err := openFake(t, f, Config{Serial: "S1", PIN: []byte("1234"), TokenOptions: TokenOptions{BackoffMin: 20 * time.Millisecond, BackoffMax: 40 * time.Millisecond}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestFakeSessionClosedRetriedOnce(t *testing.T) {
 // login). C_Login is called once with the bad PIN, and never again.
 func TestFakeWrongPINOnceUnderConcurrency(t *testing.T) {
 	f := newFake("1234", oneToken())
-	tok, err := openFake(t, f, Config{TokenLabel: "kmes", PIN: []byte("1234"), MaxSessions: 8}, false)
+	tok, err := openFake(t, f, Config{TokenLabel: "kmes", PIN: []byte("1234"), TokenOptions: TokenOptions{MaxSessions: 8}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestFakeWrongPINOnceUnderConcurrency(t *testing.T) {
 
 func TestFakeContextAndClose(t *testing.T) {
 	f := newFake("", oneToken())
-	tok, err := openFake(t, f, Config{TokenLabel: "kmes", MaxSessions: 1}, false)
+	tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{MaxSessions: 1}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestFakeSeedUnsupported(t *testing.T) {
 func TestFakePoolFailsOver(t *testing.T) {
 	fa := newFake("", map[uint]*fakeToken{1: {label: "node-a", serial: "A", flags: fakeRNG}})
 	fb := newFake("", map[uint]*fakeToken{2: {label: "node-b", serial: "B", flags: fakeRNG}})
-	cfg := Config{BackoffMin: 30 * time.Millisecond, BackoffMax: 30 * time.Millisecond}
+	cfg := Config{TokenOptions: TokenOptions{BackoffMin: 30 * time.Millisecond, BackoffMax: 30 * time.Millisecond}}
 	a, err := openFake(t, fa, cfg, false)
 	if err != nil {
 		t.Fatal(err)

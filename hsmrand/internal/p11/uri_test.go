@@ -214,11 +214,11 @@ func TestConfigValidate(t *testing.T) {
 		{Config{}, "needs a module path"},
 		{Config{ModulePath: "lib.so"}, "absolute"},
 		{Config{ModulePath: "/l.so", PIN: []byte("1"), PINSource: "/p"}, "both a PIN and a PIN source"},
-		{Config{ModulePath: "/l.so", MaxSessions: -1}, "negative"},
+		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxSessions: -1}}, "negative"},
 		{Config{ModulePath: "/l.so", LibraryVersion: "x"}, "M or M.N"},
-		{Config{ModulePath: "/l.so", MaxRequest: MinRequest - 1}, "want 0 (the default, 65536) or 32 to 65536"},
-		{Config{ModulePath: "/l.so", MaxRequest: MaxChunk + 1}, "want 0 (the default, 65536) or 32 to 65536"},
-		{Config{ModulePath: "/l.so", MaxRequest: -1}, "want 0 (the default, 65536) or 32 to 65536"},
+		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxRequest: MinRequest - 1}}, "want 0 (the default, 65536) or 32 to 65536"},
+		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxRequest: MaxChunk + 1}}, "want 0 (the default, 65536) or 32 to 65536"},
+		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxRequest: -1}}, "want 0 (the default, 65536) or 32 to 65536"},
 	} {
 		if err := c.cfg.validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: got %v, want %q", c.cfg, err, c.want)

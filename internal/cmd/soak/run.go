@@ -80,7 +80,7 @@ func run(ctx context.Context, cfg config) (err error) {
 
 	r, err := hsmrand.Open(ctx, hsmrand.Config{
 		ModulePath: module, TokenLabel: tok.Label, PIN: []byte(tok.PIN),
-		BackoffMax: 2 * time.Second,
+		TokenOptions: hsmrand.TokenOptions{BackoffMax: 2 * time.Second},
 		Options: hsmrand.Options{
 			Policy: hsmrand.Degrade, Deadline: 100 * time.Millisecond,
 			HSMBuffer: hsmrand.MinHSMBuffer, Reseed: hsmrand.ReseedPolicy{Bytes: 64 << 10},
