@@ -2,13 +2,13 @@ package hsmrand
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/hsmentropy/hsmentropy/internal/refill"
 )
 
 // drawLive returns n health-tested HSM bytes drawn during the call, for
@@ -36,10 +36,10 @@ func (r *Reader) drawLive(ctx context.Context, n int) (*wipingReader, error) {
 			clear(got)
 			return nil, err
 		}
-		usable, herr := r.pool.tester.Test(block)
-		if herr != nil {
+		usable, verdict, herr := refill.Check(r.pool.tester, block)
+		if verdict == refill.Intermittent || verdict == refill.Permanent {
 			clear(got)
-			return nil, r.pool.healthFailure(block, herr)
+			return nil, r.pool.healthFailure(block, verdict, herr)
 		}
 		filled += copy(got[filled:], usable)
 		clear(block)
@@ -117,9 +117,9 @@ func (l *liveDraws) stop() {
 // healthFailure answers a health failure of a block drawn outside the
 // refiller as the refiller answers its own, and returns the caller's
 // error.
-func (p *pool) healthFailure(block []byte, herr error) error {
+func (p *pool) healthFailure(block []byte, verdict refill.Verdict, herr error) error {
 	p.quarantine(block)
-	if errors.Is(herr, health.ErrPermanent) {
+	if verdict == refill.Permanent {
 		err := fmt.Errorf("%w: %w", ErrHealthFailure, herr)
 		p.fail(err)
 		return err

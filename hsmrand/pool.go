@@ -291,16 +291,19 @@ func (p *pool) refill(ctx context.Context) {
 			continue
 		}
 		backoff = 0
-		usable, herr := p.tester.Test(block)
-		if herr != nil {
+		usable, verdict, herr := refill.Check(p.tester, block)
+		switch verdict {
+		case refill.Permanent:
 			p.quarantine(block)
-			if errors.Is(herr, health.ErrPermanent) {
-				p.fail(fmt.Errorf("%w: %w", ErrHealthFailure, herr))
-				return
-			}
+			p.fail(fmt.Errorf("%w: %w", ErrHealthFailure, herr))
+			return
+		case refill.Intermittent:
+			p.quarantine(block)
 			p.setDown(herr) // the start-up test runs again on what follows
 			continue
 		}
+		// Up or StartingUp: the HSM answers with bytes that pass; those
+		// after a start-up test's end are usable.
 		p.mu.Lock()
 		if probe {
 			p.st.probes++

@@ -262,20 +262,22 @@ func (s *worker) test(block []byte) error {
 // It returns the block's usable part, and a permanent failure, which the
 // caller acts on.
 func (s *worker) check(block []byte) ([]byte, error) {
-	usable, err := s.tester.Test(block)
-	var f *health.Failure
-	switch {
-	case errors.Is(err, health.ErrPermanent):
+	usable, verdict, err := refill.Check(s.tester, block)
+	switch verdict {
+	case refill.Permanent:
 		return nil, err
-	case errors.As(err, &f):
+	case refill.Intermittent:
+		var f *health.Failure
+		if !errors.As(err, &f) {
+			return nil, err
+		}
 		s.log.Warn("intermittent health test failure; block discarded, start-up test again", "test", f.Test.String(), "count", f.Count, "cutoff", f.Cutoff)
 		s.setState(StateDegraded)
 		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	if s.tester.State() == health.Operational && (s.up == nil || s.up.UpstreamHealthy()) {
-		s.setState(StateHealthy)
+	case refill.Up:
+		if s.up == nil || s.up.UpstreamHealthy() {
+			s.setState(StateHealthy)
+		}
 	}
 	return usable, nil
 }
