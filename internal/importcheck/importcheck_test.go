@@ -1,5 +1,16 @@
-// Package importcheck holds a test that enforces the direction of imports
-// described in DESIGN.md, in the manner of crypto/internal/fips140deps.
+// Package importcheck holds tests that enforce the direction of imports
+// described in docs/design.md, in the manner of
+// crypto/internal/fips140deps, for the packages and for their tests.
+//
+// A package's tests may import what the package may depend on, the
+// package itself, and the test support below (testify, testscript, the
+// NIST data and the SoftHSM, fault-module and p11-kit fixtures); the
+// building blocks' tests never import what is built on them. The rule on
+// who imports miekg/pkcs11 directly binds packages, not tests: tests of
+// the layers above the token layer use the module directly as a second
+// in-process user (module lifetime, re-initialisation), which is what they
+// test. Test imports are checked one level deep: the fixtures' own
+// dependencies are theirs, and no product package imports a fixture.
 package importcheck
 
 import (
@@ -24,7 +35,7 @@ var rules = []rule{
 	{"health/assess", nil},
 	{"kernelfeed", []string{"golang.org/x/sys"}},
 	{"hsmrand/internal/p11", []string{"github.com/miekg/pkcs11"}},
-	{"internal/refill", nil},
+	{"internal/refill", []string{"health"}},
 	{"hsmrand", []string{"mixer", "health", "hsmrand/internal/p11", "internal/refill", "github.com/miekg/pkcs11"}},
 	// entropyd's engine: the libraries, never Prometheus or the command.
 	{"internal/engine", []string{"mixer", "health", "kernelfeed", "hsmrand", "hsmrand/internal/p11", "internal/refill", "github.com/miekg/pkcs11", "golang.org/x/sys"}},
@@ -38,10 +49,22 @@ var owners = map[string]string{
 	"github.com/prometheus/common":        module + "/cmd/entropyd",
 }
 
+// testSupport are the packages any test may import besides its package's
+// allowed dependencies.
+var testSupport = []string{
+	"github.com/stretchr/testify",
+	"github.com/rogpeppe/go-internal/testscript",
+	"internal/nistdata",
+	"internal/softhsmtest",
+	"internal/faultp11",
+	"internal/p11kittest",
+}
+
 type pkgInfo struct {
-	path    string
-	imports []string
-	deps    []string
+	path        string
+	imports     []string
+	deps        []string
+	testImports []string // of the _test.go files, both packages
 }
 
 func listPackages(t *testing.T) []pkgInfo {
@@ -51,7 +74,7 @@ func listPackages(t *testing.T) []pkgInfo {
 		t.Fatalf("the go command is needed to list packages: %v", err)
 	}
 	cmd := exec.Command(gobin, "list", "-e", "-deps=false",
-		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}`, module+"/...")
+		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}	{{join .TestImports " "}} {{join .XTestImports " "}}`, module+"/...")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.Output()
 	if err != nil {
@@ -60,10 +83,10 @@ func listPackages(t *testing.T) []pkgInfo {
 	var pkgs []pkgInfo
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 3 {
+		if len(f) != 4 {
 			t.Fatalf("go list: unexpected line %q", line)
 		}
-		pkgs = append(pkgs, pkgInfo{f[0], strings.Fields(f[1]), strings.Fields(f[2])})
+		pkgs = append(pkgs, pkgInfo{f[0], strings.Fields(f[1]), strings.Fields(f[2]), strings.Fields(f[3])})
 	}
 	return pkgs
 }
@@ -82,6 +105,16 @@ func abs(p string) string {
 		return p
 	}
 	return module + "/" + p
+}
+
+// allowedBy reports whether dep is within one of the prefixes.
+func allowedBy(dep string, prefixes []string) bool {
+	for _, a := range prefixes {
+		if hasPrefix(dep, abs(a)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ruleFor returns the most specific rule covering pkg.
@@ -110,17 +143,33 @@ func TestDependencyRules(t *testing.T) {
 			if isStd(d) || hasPrefix(d, abs(r.pkg)) {
 				continue
 			}
-			allowed := false
-			for _, a := range r.allow {
-				if hasPrefix(d, abs(a)) {
-					allowed = true
-					break
-				}
-			}
-			if !allowed {
+			if !allowedBy(d, r.allow) {
 				t.Errorf("%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
 			}
 		}
+	}
+}
+
+// TestTestImports applies the rules to the imports of each package's tests.
+func TestTestImports(t *testing.T) {
+	checked := 0
+	for _, p := range listPackages(t) {
+		r, ok := ruleFor(p.path)
+		if !ok {
+			continue
+		}
+		for _, d := range p.testImports {
+			if isStd(d) || hasPrefix(d, abs(r.pkg)) {
+				continue
+			}
+			checked++
+			if !allowedBy(d, r.allow) && !allowedBy(d, testSupport) {
+				t.Errorf("a test of %s imports %s; allowed beyond the standard library: %v and the test support %v", p.path, d, r.allow, testSupport)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no test imports were checked: go list gave none")
 	}
 }
 
@@ -136,18 +185,35 @@ func TestImportOwners(t *testing.T) {
 	}
 }
 
-// TestLibrariesDoNotImportUpward checks that the building blocks never import
-// the packages built on them.
+// TestLibrariesDoNotImportUpward checks that the building blocks, and their
+// tests, never import the packages built on them.
 func TestLibrariesDoNotImportUpward(t *testing.T) {
 	for _, p := range listPackages(t) {
 		for _, lib := range []string{"mixer", "health", "kernelfeed"} {
 			if !hasPrefix(p.path, abs(lib)) {
 				continue
 			}
-			for _, d := range p.deps {
-				if hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) {
-					t.Errorf("%s depends on %s", p.path, d)
+			for _, d := range append(p.deps, p.testImports...) {
+				if hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) || hasPrefix(d, abs("internal/engine")) {
+					t.Errorf("%s (or its test) depends on %s", p.path, d)
 				}
+			}
+		}
+	}
+}
+
+// TestFixturesStayInTests checks that no package of the product (anything
+// but the fixtures themselves and the internal test tools) depends on a
+// test fixture.
+func TestFixturesStayInTests(t *testing.T) {
+	tools := []string{"internal/cmd", "internal/importcheck"}
+	for _, p := range listPackages(t) {
+		if allowedBy(p.path, testSupport) || allowedBy(p.path, tools) {
+			continue
+		}
+		for _, d := range p.deps {
+			if hasPrefix(d, module) && allowedBy(d, testSupport) {
+				t.Errorf("%s depends on the test fixture %s", p.path, d)
 			}
 		}
 	}
