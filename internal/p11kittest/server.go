@@ -197,14 +197,6 @@ func (s *Server) Stop() error {
 	return err
 }
 
-// Restart is Stop, then Start.
-func (s *Server) Restart() error {
-	if err := s.Stop(); err != nil {
-		return err
-	}
-	return s.Start()
-}
-
 // PIDs returns the live processes of the running server: the server itself
 // and one p11-kit-remote process for each connected client. It returns nil
 // when the server is stopped.

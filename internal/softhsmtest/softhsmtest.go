@@ -234,7 +234,7 @@ func (d *Dir) run(args ...string) (string, error) {
 // Option changes what [New] creates.
 type Option func(*options)
 
-type options struct{ label, pin, soPIN string }
+type options struct{ label, pin string }
 
 // WithLabel sets the token label (default "softhsmtest").
 func WithLabel(label string) Option { return func(o *options) { o.label = label } }
@@ -242,8 +242,6 @@ func WithLabel(label string) Option { return func(o *options) { o.label = label 
 // WithPIN sets the user PIN (default: random).
 func WithPIN(pin string) Option { return func(o *options) { o.pin = pin } }
 
-// WithSOPIN sets the security officer PIN (default: random).
-func WithSOPIN(pin string) Option { return func(o *options) { o.soPIN = pin } }
 
 // New creates a SoftHSM directory in tb.TempDir with one token, points
 // SOFTHSM2_CONF at it with tb.Setenv (so the test cannot be parallel), and
@@ -263,7 +261,7 @@ func New(tb testing.TB, opts ...Option) *Token {
 		tb.Fatal(err)
 	}
 	tb.Setenv(ConfEnv, d.Conf)
-	tok, err := d.InitToken(o.label, o.pin, o.soPIN)
+	tok, err := d.InitToken(o.label, o.pin, "")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -45,12 +45,6 @@ func OpenPool(ctx context.Context, cfgs ...Config) (*Pool, error) {
 	return p, nil
 }
 
-// NewPool makes a Pool of tokens that are already open. The Pool takes
-// them over: Pool.Close closes them.
-func NewPool(tokens ...*Token) *Pool {
-	return &Pool{tokens: tokens}
-}
-
 // GenerateRandom fills p from one healthy token, trying the others in turn
 // when it fails. It never waits for a token: when every token is down (or
 // backing off) it returns at once an error that wraps [ErrTokenDown], so

@@ -305,7 +305,7 @@ func TestFakePoolFailsOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := NewPool(a, b)
+	pool := &Pool{tokens: []*Token{a, b}}
 	defer pool.Close()
 	fa.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
 	for i := range 10 {
