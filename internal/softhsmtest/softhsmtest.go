@@ -242,7 +242,6 @@ func WithLabel(label string) Option { return func(o *options) { o.label = label 
 // WithPIN sets the user PIN (default: random).
 func WithPIN(pin string) Option { return func(o *options) { o.pin = pin } }
 
-
 // New creates a SoftHSM directory in tb.TempDir with one token, points
 // SOFTHSM2_CONF at it with tb.Setenv (so the test cannot be parallel), and
 // returns the token. It skips or fails the test, per [Unavailable], when
