@@ -10,6 +10,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestAutoinstall builds a program that imports hsmrand/autoinstall and
@@ -26,14 +29,11 @@ func TestAutoinstall(t *testing.T) {
 		t.Skip("builds a program; skipped under -short")
 	}
 	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the test program: %v", err)
-	}
+	require.NoError(t, err, "the go command is needed to build the test program")
 	prog := filepath.Join(t.TempDir(), "prog")
 	build := exec.Command(gobin, "build", "-o", prog, "./autoinstall/testdata/prog")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build:\n%s", out)
 	const wrongPIN = "wrong-pin-271828"
 	uri := EnvURI + "=" + fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", hsm.main.Label, hsm.main.Module, hsm.pinFile)
 	vault := []string{"VAULT_HSM_LIB=" + hsm.main.Module, "VAULT_HSM_TOKEN_LABEL=" + hsm.main.Label, "VAULT_HSM_PIN=" + hsm.main.PIN}
@@ -91,20 +91,18 @@ func TestAutoinstall(t *testing.T) {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
+			} else {
+				require.NoError(t, err)
 			}
-			if code != tc.exit || stdout.String() != tc.stdout {
-				t.Errorf("exit %d, stdout %q; want %d, %q (stderr: %s)", code, stdout.String(), tc.exit, tc.stdout, stderr.String())
-			}
+			assert.Equal(t, tc.exit, code, "exit status (stderr: %s)", stderr.String())
+			assert.Equal(t, tc.stdout, stdout.String(), "stdout (stderr: %s)", stderr.String())
 			for _, w := range tc.stderr {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("stderr does not say %q:\n%s", w, stderr.String())
-				}
+				assert.Contains(t, stderr.String(), w, "stderr does not say %q", w)
 			}
-			if tc.notStderr != "" && strings.Contains(stderr.String(), tc.notStderr) {
-				t.Errorf("stderr shows the PIN:\n%s", stderr.String())
+			if tc.notStderr != "" {
+				assert.NotContains(t, stderr.String(), tc.notStderr, "stderr shows the PIN")
 			}
+
 			if tc.exit != 0 {
 				t.Logf("stderr:\n%s", stderr.String())
 			}

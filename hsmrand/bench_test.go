@@ -9,13 +9,17 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/internal/faultp11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The benchmarks of this file run side by side in one go test -bench run:
 // the Reader with SoftHSM behind it (BenchmarkRead, BenchmarkGetRandom32,
 // which also runs through the fault module with 20 ms per call) against
 // crypto/rand.Read (BenchmarkCryptoRand), and the Reader over a primary
-// that takes 20 ms per call (BenchmarkSlowPrimaryRead32).
+// that takes 20 ms per call (BenchmarkSlowPrimaryRead32). In the timed
+// loops an error is tested before require is called, so that no testify
+// call is timed.
 
 var benchSizes = []struct {
 	name string
@@ -44,7 +48,7 @@ func BenchmarkRead(b *testing.B) {
 			before := r.Stats()
 			for b.Loop() {
 				if _, err := r.Read(p); err != nil {
-					b.Fatal(err)
+					require.NoError(b, err)
 				}
 			}
 			reportHSM(b, r, before)
@@ -74,7 +78,7 @@ func BenchmarkReadParallel32(b *testing.B) {
 		p := make([]byte, 32)
 		for pb.Next() {
 			if _, err := r.Read(p); err != nil {
-				b.Error(err)
+				assert.NoError(b, err) // not require: RunParallel's goroutine
 				return
 			}
 		}
@@ -102,16 +106,14 @@ func BenchmarkGetRandom32(b *testing.B) {
 				} else {
 					var ctl *faultp11.Control
 					r, ctl = openFaulty(b, opts)
-					if err := ctl.Set(faultp11.Delay("C_GenerateRandom", slowPrimaryDelay)); err != nil {
-						b.Fatal(err)
-					}
+					require.NoError(b, ctl.Set(faultp11.Delay("C_GenerateRandom", slowPrimaryDelay)))
 				}
 				b.SetBytes(32)
 				b.ReportAllocs()
 				before := r.Stats()
 				for b.Loop() {
 					if _, err := r.GetRandom(32); err != nil {
-						b.Fatal(err)
+						require.NoError(b, err)
 					}
 				}
 				after := r.Stats()
@@ -143,9 +145,7 @@ var _ io.Reader = slowPrimary{}
 // the primary) and the reseeds made.
 func BenchmarkSlowPrimaryRead32(b *testing.B) {
 	r, err := New(slowPrimary{mrand.NewChaCha8([32]byte{1})}, Options{Reseed: ReseedPolicy{Bytes: 64 << 10}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer r.Close()
 	lat := make([]time.Duration, b.N)
 	p := make([]byte, 32)
@@ -155,9 +155,10 @@ func BenchmarkSlowPrimaryRead32(b *testing.B) {
 	for i := range lat {
 		start := time.Now()
 		if _, err := r.Read(p); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 		lat[i] = time.Since(start)
+
 	}
 	b.StopTimer()
 	slices.Sort(lat)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/mixer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // readSizes returns every size from 0 to 4096, the sizes around the
@@ -57,8 +59,8 @@ func TestSoftHSMConcurrentReads(t *testing.T) {
 			for i := w; i < len(sizes); i += workers {
 				p := buf[:sizes[i]]
 				n, err := r.Read(p)
-				if n != len(p) || err != nil {
-					t.Errorf("Read(%d) = %d, %v", len(p), n, err)
+				// assert, not require: not the test's goroutine.
+				if !assert.NoError(t, err, "Read(%d)", len(p)) || !assert.Equal(t, len(p), n, "Read(%d)", len(p)) {
 					return
 				}
 				if len(p) >= 16 {
@@ -66,8 +68,7 @@ func TestSoftHSMConcurrentReads(t *testing.T) {
 				}
 				if (i/workers)%16 == 0 {
 					g, err := r.GetRandom(32)
-					if err != nil {
-						t.Errorf("GetRandom: %v", err)
+					if !assert.NoError(t, err, "GetRandom") {
 						return
 					}
 					heads[w] = append(heads[w], [16]byte(g))
@@ -80,15 +81,12 @@ func TestSoftHSMConcurrentReads(t *testing.T) {
 	all := slices.Concat(heads...)
 	slices.SortFunc(all, func(a, b [16]byte) int { return slices.Compare(a[:], b[:]) })
 	for i := 1; i < len(all); i++ {
-		if all[i] == all[i-1] {
-			t.Fatalf("two reads began with the same 16 bytes %x", all[i])
-		}
+		require.NotEqual(t, all[i-1], all[i], "two reads began with the same 16 bytes")
 	}
 	st := r.Stats()
 	t.Logf("%d reads, %d bytes, %d HSM calls, %d reseeds, %d distinct heads", st.Reads, st.BytesServed, st.HSMCalls, st.Reseeds, len(all))
-	if st.ReadErrors != 0 || st.State != StateHealthy {
-		t.Errorf("read errors %d, state %v", st.ReadErrors, st.State)
-	}
+	assert.Zero(t, st.ReadErrors, "read errors")
+	assert.Equal(t, StateHealthy, st.State)
 }
 
 // TestSoftHSMNoRepeatedOutputs: 10 million reads of 32 bytes from 8
@@ -112,7 +110,7 @@ func TestSoftHSMNoRepeatedOutputs(t *testing.T) {
 			var p [32]byte
 			for i := w * per; i < (w+1)*per; i++ {
 				if _, err := r.Read(p[:]); err != nil {
-					t.Error(err)
+					assert.NoError(t, err) // not require: not the test's goroutine
 					return
 				}
 				heads[i] = binary.LittleEndian.Uint64(p[:])
@@ -122,9 +120,10 @@ func TestSoftHSMNoRepeatedOutputs(t *testing.T) {
 	wg.Wait()
 	slices.Sort(heads)
 	for i := 1; i < len(heads); i++ {
-		if heads[i] == heads[i-1] {
-			t.Fatalf("two of %d reads of 32 bytes begin with the same 8 bytes %#x", total, heads[i])
+		if heads[i] == heads[i-1] { // tested first: ten million calls of require would slow the test
+			require.NotEqual(t, heads[i-1], heads[i], "two of %d reads of 32 bytes begin with the same 8 bytes %#x", total, heads[i])
 		}
 	}
+
 	t.Logf("%d reads of 32 bytes, all distinct; %d HSM calls", total, r.Stats().HSMCalls)
 }

@@ -1,9 +1,10 @@
 package hsmrand
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -16,13 +17,20 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	c, err := ConfigFromEnv(env(EnvURI, "pkcs11:token=a?module-path=/x.so", EnvFailoverURIs, " pkcs11:token=b?module-path=/x.so  pkcs11:token=c?module-path=/x.so ",
 		EnvPolicy, "degrade", EnvDeadline, "250ms", "VAULT_HSM_LIB", "/ignored.so"))
-	if err != nil || c.URI != "pkcs11:token=a?module-path=/x.so" || len(c.FailoverURIs) != 2 || c.Policy != Degrade || c.Deadline != 250*time.Millisecond || c.ModulePath != "" {
-		t.Errorf("URI config %v, %v", c, err)
-	}
+	assert.NoError(t, err, "URI config")
+	assert.Equal(t, "pkcs11:token=a?module-path=/x.so", c.URI, "URI config")
+	assert.Len(t, c.FailoverURIs, 2, "URI config")
+	assert.Equal(t, Degrade, c.Policy, "URI config")
+	assert.Equal(t, 250*time.Millisecond, c.Deadline, "URI config")
+	assert.Empty(t, c.ModulePath, "URI config")
 	c, err = ConfigFromEnv(env("VAULT_HSM_LIB", "/lib.so", "VAULT_HSM_SLOT", "0x10", "VAULT_HSM_PIN", "1234"))
-	if err != nil || c.ModulePath != "/lib.so" || c.SlotID == nil || *c.SlotID != 16 || string(c.PIN) != "1234" || c.Policy != FailClosed {
-		t.Errorf("Vault config %v, %v", c, err)
+	assert.NoError(t, err, "Vault config")
+	assert.Equal(t, "/lib.so", c.ModulePath, "Vault config")
+	if assert.NotNil(t, c.SlotID, "Vault config") {
+		assert.Equal(t, uint(16), *c.SlotID, "Vault config")
 	}
+	assert.Equal(t, []byte("1234"), c.PIN, "Vault config")
+	assert.Equal(t, FailClosed, c.Policy, "Vault config")
 	for _, tc := range []struct {
 		env  func(string) string
 		want string
@@ -35,8 +43,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{env(EnvURI, "pkcs11:", EnvDeadline, "soon"), EnvDeadline},
 	} {
 		_, err := ConfigFromEnv(tc.env)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "1234") {
-			t.Errorf("ConfigFromEnv: %v; want an error about %s, without the PIN", err, tc.want)
+		if assert.ErrorContains(t, err, tc.want, "ConfigFromEnv") {
+			assert.NotContains(t, err.Error(), "1234", "ConfigFromEnv: the error shows the PIN")
 		}
+
 	}
 }

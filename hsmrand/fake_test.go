@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeMode is what a fakeSource does on its next request.
@@ -109,9 +110,7 @@ func (f *fakeSource) Close() error {
 func newFakeReader(t testing.TB, f *fakeSource, opts Options) *Reader {
 	t.Helper()
 	r, err := newReader(t.Context(), f, &opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -133,8 +132,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			require.Fail(t, "timed out waiting for "+what)
 		}
+
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests of this file reach SoftHSM through libfaultp11.so
@@ -42,30 +43,20 @@ func openFaulty(t testing.TB, opts Options) (*Reader, *faultp11.Control) {
 	needSoftHSM(t)
 	module := faultp11.Module(t)
 	ctl := hsm.ctl
-	if err := ctl.Clear(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Clear())
 	r, err := Open(t.Context(), Config{
 		ModulePath: module, TokenLabel: hsm.faults.Label, PIN: []byte(hsm.faults.PIN),
 		TokenOptions: TokenOptions{BackoffMin: faultBackoffMin, BackoffMax: faultBackoffMax}, Options: opts,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, r.Close()) })
 	t.Cleanup(func() { ctl.Clear() }) // runs first
 	return r, ctl
 }
 
 func setFaults(t *testing.T, ctl *faultp11.Control, lines ...string) {
 	t.Helper()
-	if err := ctl.Set(lines...); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Set(lines...))
 }
 
 // recoverWithin clears the faults and waits for the Reader to be healthy
@@ -77,16 +68,14 @@ func recoverWithin(t *testing.T, r *Reader, ctl *faultp11.Control, bound time.Du
 	start := time.Now()
 	for r.Stats().State != StateHealthy {
 		if time.Since(start) > bound {
-			t.Fatalf("not healthy %v after the faults ended: %+v", bound, r.Stats())
+			require.Failf(t, "not healthy in time", "not healthy %v after the faults ended: %+v", bound, r.Stats())
 		}
 		// Reads keep the mixer asking for HSM bytes, as a live service does.
 		r.GetRandom(32)
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("healthy again %v after the faults ended", time.Since(start).Round(time.Millisecond))
-	if err := drain(r, 100); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
+	require.NoError(t, drain(r, 100), "after recovery")
 }
 
 // recoveryBound is how long a recovery may take: two maximal back-offs and
@@ -97,12 +86,9 @@ const recoveryBound = 4*faultBackoffMax + 2*time.Second
 // look random (not all zero).
 func checkOutput(t *testing.T, b []byte, err error, n int) {
 	t.Helper()
-	if err != nil {
-		t.Fatalf("GetRandom(%d): %v", n, err)
-	}
-	if len(b) != n || bytes.Count(b, []byte{0}) == n {
-		t.Fatalf("GetRandom(%d) returned %d bytes, all zero: %v", n, len(b), bytes.Count(b, []byte{0}) == len(b))
-	}
+	require.NoError(t, err, "GetRandom(%d)", n)
+	require.Len(t, b, n, "GetRandom(%d)", n)
+	require.NotEqual(t, n, bytes.Count(b, []byte{0}), "GetRandom(%d) returned all zero", n)
 }
 
 func ckrName(code uint) string {
@@ -136,16 +122,13 @@ func TestFaultCodes(t *testing.T) {
 				}
 				switch pol {
 				case FailClosed:
-					if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), name) {
-						t.Fatalf("FailClosed with the token failing: %v; want ErrUnavailable naming %s", err, name)
-					}
-					if st := r.Stats(); st.State != StateSourceDown || st.OSOnlySeeds != 0 {
-						t.Errorf("state %v, OS-only seeds %d; want source-down and none", st.State, st.OSOnlySeeds)
-					}
+					require.ErrorIs(t, err, ErrUnavailable, "FailClosed with the token failing")
+					require.ErrorContains(t, err, name, "FailClosed with the token failing")
+					st := r.Stats()
+					assert.Equal(t, StateSourceDown, st.State)
+					assert.Zero(t, st.OSOnlySeeds, "OS-only seeds")
 				case Degrade:
-					if err != nil {
-						t.Fatalf("Degrade with the token failing: %v", err)
-					}
+					require.NoError(t, err, "Degrade with the token failing")
 					waitFor(t, "degraded", func() bool {
 						b, err := r.GetRandom(32)
 						checkOutput(t, b, err, 32)
@@ -154,13 +137,11 @@ func TestFaultCodes(t *testing.T) {
 				}
 				// Reads that need no fresh HSM bytes go on in both.
 				b := make([]byte, 4096)
-				if _, err := r.Read(b); err != nil {
-					t.Fatalf("Read from a seeded shard: %v", err)
-				}
+				_, err = r.Read(b)
+				require.NoError(t, err, "Read from a seeded shard")
 				st := r.Stats()
-				if st.Tokens[0].Errors[name] == 0 || st.HSMErrors == 0 {
-					t.Errorf("token errors %v, HSM errors %d; want %s counted", st.Tokens[0].Errors, st.HSMErrors, name)
-				}
+				assert.NotZero(t, st.Tokens[0].Errors[name], "token errors %v; want %s counted", st.Tokens[0].Errors, name)
+				assert.NotZero(t, st.HSMErrors, "HSM errors")
 				recoverWithin(t, r, ctl, recoveryBound)
 			})
 		}
@@ -182,7 +163,7 @@ func TestFaultRemovedAndBack(t *testing.T) {
 	})
 	for r.Stats().State != StateHealthy {
 		if time.Since(start) > removal+recoveryBound {
-			t.Fatalf("not healthy %v after the token came back: %+v", recoveryBound, r.Stats())
+			require.Failf(t, "not healthy in time", "not healthy %v after the token came back: %+v", recoveryBound, r.Stats())
 		}
 		b, err := r.GetRandom(64)
 		checkOutput(t, b, err, 64)
@@ -191,16 +172,13 @@ func TestFaultRemovedAndBack(t *testing.T) {
 	t.Logf("healthy again %v after the removal began (%v long)", time.Since(start).Round(time.Millisecond), removal)
 	st := r.Stats()
 	tok := st.Tokens[0]
-	if tok.Recoveries == 0 || tok.Errors["CKR_DEVICE_REMOVED"]+tok.Errors["CKR_TOKEN_NOT_PRESENT"]+tok.Errors["token-not-found"]+tok.Errors["CKR_SESSION_HANDLE_INVALID"] == 0 {
-		t.Errorf("token stats %+v; want a recovery and the removal counted", tok)
-	}
-	if st.OSOnlySeeds == 0 || st.ReadErrors != 0 {
-		t.Errorf("OS-only seeds %d, read errors %d; want > 0 (degraded) and 0", st.OSOnlySeeds, st.ReadErrors)
-	}
+	assert.NotZero(t, tok.Recoveries, "token stats %+v; want a recovery", tok)
+	assert.NotZero(t, tok.Errors["CKR_DEVICE_REMOVED"]+tok.Errors["CKR_TOKEN_NOT_PRESENT"]+tok.Errors["token-not-found"]+tok.Errors["CKR_SESSION_HANDLE_INVALID"],
+		"token stats %+v; want the removal counted", tok)
+	assert.NotZero(t, st.OSOnlySeeds, "OS-only seeds; want > 0 (degraded)")
+	assert.Zero(t, st.ReadErrors, "read errors")
 	setFaults(t, ctl)
-	if err := drain(r, 200); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, drain(r, 200))
 }
 
 // TestFaultCorruptOutput: the token answers CKR_OK with all-zero, repeated
@@ -226,15 +204,10 @@ func TestFaultCorruptOutput(t *testing.T) {
 				return badBlocks() >= seen+3
 			})
 			st := r.Stats()
-			if st.HSMBytes != accepted {
-				t.Errorf("%d HSM bytes accepted while every block was %s", st.HSMBytes-accepted, mode)
-			}
-			if st.HealthFailures != 0 {
-				t.Errorf("%d health failures: corrupt blocks reached the health tests", st.HealthFailures)
-			}
-			if st.State != StateDegraded || !strings.Contains(st.LastError, "block") {
-				t.Errorf("state %v, last error %q; want degraded, the bad block named", st.State, st.LastError)
-			}
+			assert.Equal(t, accepted, st.HSMBytes, "HSM bytes accepted while every block was %s", mode)
+			assert.Zero(t, st.HealthFailures, "health failures: corrupt blocks reached the health tests")
+			assert.Equal(t, StateDegraded, st.State)
+			assert.Contains(t, st.LastError, "block", "last error: want the bad block named")
 			recoverWithin(t, r, ctl, recoveryBound)
 		})
 	}
@@ -250,13 +223,11 @@ func osThreads(t *testing.T) int {
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return n
 		}
 	}
-	t.Fatal("no Threads line in /proc/self/status")
+	require.Fail(t, "no Threads line in /proc/self/status")
 	return 0
 }
 
@@ -294,12 +265,12 @@ func TestFaultHang(t *testing.T) {
 							errs[err.Error()[:min(len(err.Error()), 60)]]++
 						}
 						mu.Unlock()
-						if err != nil && !errors.Is(err, ErrUnavailable) {
-							t.Errorf("read with the HSM hung: %v", err)
+						// assert, not require: not the test's goroutine.
+						if err != nil && !assert.ErrorIs(t, err, ErrUnavailable, "read with the HSM hung") {
 							return
 						}
 						if err != nil && pol == Degrade {
-							t.Errorf("Degrade read failed with the HSM hung: %v", err)
+							assert.NoError(t, err, "Degrade read failed with the HSM hung")
 							return
 						}
 					}
@@ -309,14 +280,10 @@ func TestFaultHang(t *testing.T) {
 			t.Logf("slowest read %v; errors %v", slowest, errs)
 			// No read may wait much past the deadline: a few deadlines
 			// leave room for -race on a loaded machine.
-			if slowest > 10*deadline+time.Second {
-				t.Errorf("a read took %v with the HSM hung; the deadline is %v", slowest, deadline)
-			}
-			if got := osThreads(t); got > threads+4 {
-				t.Errorf("%d OS threads with the HSM hung, %d before: reads pin threads", got, threads)
-			}
-			if pol == FailClosed && len(errs) == 0 {
-				t.Error("FailClosed: no read needed the hung HSM; the test did not test the hang")
+			assert.LessOrEqual(t, slowest, 10*deadline+time.Second, "the slowest read with the HSM hung; the deadline is %v", deadline)
+			assert.LessOrEqual(t, osThreads(t), threads+4, "OS threads with the HSM hung, %d before: reads pin threads", threads)
+			if pol == FailClosed {
+				assert.NotEmpty(t, errs, "FailClosed: no read needed the hung HSM; the test did not test the hang")
 			}
 			recoverWithin(t, r, ctl, recoveryBound)
 		})
@@ -339,23 +306,17 @@ func TestFaultInstalledNeverErrors(t *testing.T) {
 	start := time.Now()
 	p := make([]byte, 1024)
 	for i := range 2000 {
-		if _, err := rand.Read(p); err != nil {
-			t.Fatalf("crypto/rand.Read %d: %v", i, err)
-		}
+		_, err := rand.Read(p)
+		require.NoError(t, err, "crypto/rand.Read %d", i)
 		if i%100 == 0 {
-			if _, _, err := ed25519.GenerateKey(rand.Reader); err != nil {
-				t.Fatal(err)
-			}
+			_, _, err := ed25519.GenerateKey(rand.Reader)
+			require.NoError(t, err)
 		}
 	}
 	st := r.Stats()
 	t.Logf("2000 reads of 1 KiB in %v, %d installed waits", time.Since(start).Round(time.Millisecond), st.InstalledWaits)
-	if st.InstalledWaits == 0 {
-		t.Error("no installed read waited: the token's failure was never met")
-	}
-	if st.OSOnlySeeds != 0 {
-		t.Errorf("%d OS-only seeds under FailClosed", st.OSOnlySeeds)
-	}
+	assert.NotZero(t, st.InstalledWaits, "no installed read waited: the token's failure was never met")
+	assert.Zero(t, st.OSOnlySeeds, "OS-only seeds under FailClosed")
 }
 
 // TestFaultSessionsInvalidated: the token closes the Reader's sessions
@@ -364,14 +325,12 @@ func TestFaultSessionsInvalidated(t *testing.T) {
 	r, ctl := openFaulty(t, Options{HSMBuffer: MinHSMBuffer})
 	for range 20 {
 		setFaults(t, ctl, faultp11.Invalidate())
-		if err := drain(r, 50); err != nil {
-			t.Fatalf("reads with sessions invalidated: %v", err)
-		}
+		require.NoError(t, drain(r, 50), "reads with sessions invalidated")
 	}
 	st := r.Stats()
-	if st.Tokens[0].Reopens == 0 || st.ReadErrors != 0 || st.State != StateHealthy {
-		t.Errorf("reopens %d, read errors %d, state %v; want > 0, 0, healthy", st.Tokens[0].Reopens, st.ReadErrors, st.State)
-	}
+	assert.NotZero(t, st.Tokens[0].Reopens, "reopens")
+	assert.Zero(t, st.ReadErrors, "read errors")
+	assert.Equal(t, StateHealthy, st.State)
 }
 
 // TestFaultLatency: a heavy-tailed token (1 ms typical, up to 300 ms) does
@@ -393,8 +352,7 @@ func TestFaultLatency(t *testing.T) {
 				} else {
 					_, err = r.GetRandom(32)
 				}
-				if err != nil {
-					t.Errorf("read under latency: %v", err)
+				if !assert.NoError(t, err, "read under latency") { // not require: not the test's goroutine
 					return
 				}
 			}
@@ -403,9 +361,8 @@ func TestFaultLatency(t *testing.T) {
 	wg.Wait()
 	st := r.Stats()
 	t.Logf("%d HSM calls, mean %v, longest %v", st.HSMCalls-calls, st.MeanHSMLatency(), st.HSMMaxLatency)
-	if st.State != StateHealthy || st.HSMCalls-calls < 20 {
-		t.Errorf("state %v after %d HSM calls; want healthy, at least 20 calls to the slow token", st.State, st.HSMCalls-calls)
-	}
+	assert.Equal(t, StateHealthy, st.State)
+	assert.GreaterOrEqual(t, st.HSMCalls-calls, uint64(20), "HSM calls to the slow token")
 }
 
 // faultCycle is what TestFaultLoad injects in turn.
@@ -461,8 +418,7 @@ func TestFaultLoad(t *testing.T) {
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
-			if err := ctl.Set(faultCycle[i%len(faultCycle)]...); err != nil {
-				t.Error(err)
+			if !assert.NoError(t, ctl.Set(faultCycle[i%len(faultCycle)]...)) { // not require: not the test's goroutine
 				return
 			}
 		}
@@ -496,7 +452,7 @@ func TestFaultLoad(t *testing.T) {
 					_, err = r.Read(buf[:n])
 				}
 				if err != nil {
-					t.Errorf("read of %d bytes under faults: %v", n, err)
+					assert.NoError(t, err, "read of %d bytes under faults", n) // not require: not the test's goroutine
 					return
 				}
 				if n == 32 && len(heads[g]) < keep {
@@ -513,19 +469,14 @@ func TestFaultLoad(t *testing.T) {
 	st := r.Stats()
 	t.Logf("%d reads (%d of 32 bytes), %d HSM calls, %d HSM errors, %d OS-only seeds, token %+v",
 		st.Reads, n32, st.HSMCalls, st.HSMErrors, st.OSOnlySeeds, st.Tokens[0])
-	if st.ReadErrors != 0 {
-		t.Errorf("%d read errors under Degrade", st.ReadErrors)
-	}
+	assert.Zero(t, st.ReadErrors, "read errors under Degrade")
 	recoverWithin(t, r, ctl, recoveryBound)
-	if after := liveHeap(); after > heapBefore+maxHeapGrowth {
-		t.Errorf("live heap grew from %d KiB before the load to %d KiB after it (bound: %d KiB more)", heapBefore>>10, after>>10, maxHeapGrowth>>10)
-	} else {
+	if after := liveHeap(); assert.LessOrEqual(t, after, heapBefore+maxHeapGrowth,
+		"live heap grew from %d KiB before the load to %d KiB after it (bound: %d KiB more)", heapBefore>>10, after>>10, maxHeapGrowth>>10) {
 		t.Logf("live heap %d KiB before the load, %d KiB after it", heapBefore>>10, after>>10)
 	}
 	runtime.KeepAlive(heads) // counted at both points
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Close())
 	waitFor(t, fmt.Sprintf("goroutines back to %d", goroutines), func() bool { return runtimeGoroutines() <= goroutines+2 })
 }
 
@@ -539,9 +490,9 @@ func checkHeads(t *testing.T, heads [][]uint64) int {
 	for _, h := range heads {
 		all = append(all, h...)
 	}
-	if dup, ok := firstDuplicate(all); ok {
-		t.Errorf("two of %d reads of 32 bytes begin with the same 8 bytes %#x", len(all), dup)
-	}
+	dup, ok := firstDuplicate(all)
+	assert.False(t, ok, "two of %d reads of 32 bytes begin with the same 8 bytes %#x", len(all), dup)
+
 	return len(all)
 }
 

@@ -1,12 +1,9 @@
 package hsmrand
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,44 +12,37 @@ import (
 	"github.com/hsmentropy/hsmentropy/health"
 	"github.com/hsmentropy/hsmentropy/hsmrand/internal/p11"
 	"github.com/hsmentropy/hsmentropy/mixer"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestNewZeroOptions(t *testing.T) {
 	var seed [32]byte
 	r, err := New(rand.NewChaCha8(seed), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer r.Close()
 	p := make([]byte, 64)
-	if n, err := r.Read(p); n != len(p) || err != nil {
-		t.Fatalf("Read = %d, %v", n, err)
-	}
+	n, err := r.Read(p)
+	require.NoError(t, err, "Read")
+	require.Equal(t, len(p), n, "Read")
 	st := r.Stats()
-	if st.State != StateHealthy || st.Policy != FailClosed || st.Reads != 1 || st.BytesServed != 64 {
-		t.Errorf("stats %+v; want healthy, fail-closed, 1 read of 64 bytes", st)
-	}
+	assert.Equal(t, StateHealthy, st.State)
+	assert.Equal(t, FailClosed, st.Policy)
+	assert.Equal(t, uint64(1), st.Reads, "reads")
+	assert.Equal(t, uint64(64), st.BytesServed, "bytes served")
 	// The first request is one draw of DefaultHSMBuffer bytes, of which the
 	// start-up test keeps the first health.StartUpSamples.
-	if st.HSMCalls != 1 || st.HSMBytes != DefaultHSMBuffer {
-		t.Errorf("HSM calls %d bytes %d; want 1 call of %d bytes", st.HSMCalls, st.HSMBytes, DefaultHSMBuffer)
-	}
+	assert.Equal(t, uint64(1), st.HSMCalls, "HSM calls")
+	assert.Equal(t, uint64(DefaultHSMBuffer), st.HSMBytes, "HSM bytes")
 	shards := uint64(r.mx.Stats().Shards)
-	if st.HSMUsed != shards*mixer.SeedLen {
-		t.Errorf("HSMUsed %d; want %d shards × %d", st.HSMUsed, shards, mixer.SeedLen)
-	}
-	if want := DefaultHSMBuffer - health.StartUpSamples - int(st.HSMUsed); st.HSMBuffered < want {
-		t.Errorf("HSMBuffered %d; want at least %d", st.HSMBuffered, want)
-	}
-	if st.MeanHSMLatency() <= 0 {
-		t.Errorf("MeanHSMLatency %v", st.MeanHSMLatency())
-	}
+	assert.Equal(t, shards*mixer.SeedLen, st.HSMUsed, "HSMUsed: want %d shards × %d", shards, mixer.SeedLen)
+	assert.GreaterOrEqual(t, st.HSMBuffered, DefaultHSMBuffer-health.StartUpSamples-int(st.HSMUsed), "HSMBuffered")
+	assert.Positive(t, st.MeanHSMLatency(), "MeanHSMLatency")
 }
 
 func TestNewNilSource(t *testing.T) {
-	if _, err := New(nil, Options{}); err == nil {
-		t.Fatal("New(nil) succeeded")
-	}
+	_, err := New(nil, Options{})
+	require.Error(t, err, "New(nil) succeeded")
 }
 
 func TestOptionsValidation(t *testing.T) {
@@ -73,12 +63,10 @@ func TestOptionsValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.opts
 			_, err := New(rand.NewChaCha8(seed), tc.opts)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "hsmrand: ") {
-				t.Errorf("New: %v; want an hsmrand error naming %s", err, tc.want)
+			if assert.ErrorContains(t, err, tc.want, "New") {
+				assert.True(t, strings.HasPrefix(err.Error(), "hsmrand: "), "New: %v; want an hsmrand error", err)
 			}
-			if !reflect.DeepEqual(tc.opts, before) {
-				t.Errorf("New changed its Options")
-			}
+			assert.Equal(t, before, tc.opts, "New changed its Options")
 		})
 	}
 }
@@ -88,11 +76,10 @@ func TestReadSmallSizes(t *testing.T) {
 	for n := 0; n <= 2*mixer.DefaultBufferSize+1; n += 1 + n/7 {
 		p := make([]byte, n)
 		got, err := r.Read(p)
-		if got != n || err != nil {
-			t.Fatalf("Read(%d) = %d, %v", n, got, err)
-		}
-		if n >= 32 && bytes.Equal(p[:16], make([]byte, 16)) {
-			t.Fatalf("Read(%d) left zeros", n)
+		require.NoError(t, err, "Read(%d)", n)
+		require.Equal(t, n, got, "Read(%d)", n)
+		if n >= 32 {
+			require.NotEqual(t, make([]byte, 16), p[:16], "Read(%d) left zeros", n)
 		}
 	}
 }
@@ -104,13 +91,12 @@ func TestReadNeverAllocates(t *testing.T) {
 	r := newFakeReader(t, newFakeSource(2), Options{})
 	for _, n := range []int{1, 32, 4096} {
 		p := make([]byte, n)
-		if a := testing.AllocsPerRun(1000, func() {
-			if _, err := r.Read(p); err != nil {
-				t.Fatal(err)
+		a := testing.AllocsPerRun(1000, func() {
+			if _, err := r.Read(p); err != nil { // tested first: only the Read is measured
+				require.NoError(t, err)
 			}
-		}); a != 0 {
-			t.Errorf("Read(%d): %v allocations per run, want 0", n, a)
-		}
+		})
+		assert.Zero(t, a, "Read(%d): allocations per run", n)
 	}
 }
 
@@ -123,35 +109,27 @@ func TestCloseWipesAndFailsForever(t *testing.T) {
 		defer mu.Unlock()
 		changes = append(changes, to)
 	}})
-	if _, err := r.GetRandom(64); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !f.closed.Load() {
-		t.Error("Close did not close the token")
-	}
-	if r.pool.ring.Len() != 0 || !r.pool.ring.Zeroed() || !allZero(r.pool.chunk) {
-		t.Error("Close left HSM bytes in the buffer")
-	}
+	_, err := r.GetRandom(64)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.True(t, f.closed.Load(), "Close did not close the token")
+	assert.Zero(t, r.pool.ring.Len(), "Close left HSM bytes in the buffer")
+	assert.True(t, r.pool.ring.Zeroed(), "Close left HSM bytes in the buffer")
+	assert.True(t, allZero(r.pool.chunk), "Close left HSM bytes in the buffer")
 	for range 3 {
 		p := []byte{1, 2, 3}
-		if n, err := r.Read(p); n != 0 || err != ErrClosed || !allZero(p) {
-			t.Fatalf("Read after Close = %d, %v, %x; want 0, ErrClosed, zeroed", n, err, p)
-		}
-		if _, err := r.GetRandom(8); err != ErrClosed {
-			t.Fatalf("GetRandom after Close: %v", err)
-		}
+		n, err := r.Read(p)
+		require.Zero(t, n, "Read after Close")
+		require.Same(t, ErrClosed, err, "Read after Close: %v", err)
+		require.Equal(t, make([]byte, 3), p, "Read after Close: want p zeroed")
+		_, err = r.GetRandom(8)
+		require.Same(t, ErrClosed, err, "GetRandom after Close: %v", err)
 	}
-	if err := r.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	assert.NoError(t, r.Close(), "second Close")
 	mu.Lock()
 	defer mu.Unlock()
-	if st := r.Stats(); st.State != StateClosed || len(changes) != 1 || changes[0] != StateClosed {
-		t.Errorf("state %v, changes %v; want closed, [closed]", st.State, changes)
-	}
+	assert.Equal(t, StateClosed, r.Stats().State)
+	assert.Equal(t, []State{StateClosed}, changes, "state changes")
 }
 
 // TestPoolHandsOutEachByteOnceAndWipes checks the buffer's invariant after
@@ -160,24 +138,18 @@ func TestCloseWipesAndFailsForever(t *testing.T) {
 func TestPoolHandsOutEachByteOnceAndWipes(t *testing.T) {
 	r := newFakeReader(t, newFakeSource(4), Options{HSMBuffer: MinHSMBuffer})
 	for range 200 {
-		if _, err := r.GetRandom(16); err != nil {
-			t.Fatal(err)
-		}
+		_, err := r.GetRandom(16)
+		require.NoError(t, err)
 		p := r.pool
 		p.mu.Lock()
 		zeroed, held := p.ring.Zeroed(), p.ring.Len()
 		p.mu.Unlock()
-		if !zeroed {
-			t.Fatalf("a byte of the buffer (holding %d) was handed out or never filled, yet is not zero", held)
-		}
+		require.True(t, zeroed, "a byte of the buffer (holding %d) was handed out or never filled, yet is not zero", held)
 	}
 	st := r.Stats()
-	if want := uint64(r.mx.Stats().Shards+200) * mixer.SeedLen; st.HSMUsed != want {
-		t.Errorf("HSMUsed %d, want %d (instantiations and 200 GetRandom)", st.HSMUsed, want)
-	}
-	if st.HSMUsed+uint64(st.HSMBuffered)+health.StartUpSamples != st.HSMBytes {
-		t.Errorf("used %d + buffered %d + start-up %d != drawn %d", st.HSMUsed, st.HSMBuffered, health.StartUpSamples, st.HSMBytes)
-	}
+	assert.Equal(t, uint64(r.mx.Stats().Shards+200)*mixer.SeedLen, st.HSMUsed, "HSMUsed (instantiations and 200 GetRandom)")
+	assert.Equal(t, st.HSMBytes, st.HSMUsed+uint64(st.HSMBuffered)+health.StartUpSamples,
+		"used %d + buffered %d + start-up %d, want the bytes drawn", st.HSMUsed, st.HSMBuffered, health.StartUpSamples)
 }
 
 // TestHSMBytesNeverOutput: no 8-byte window of 1 MiB of output, read in
@@ -191,15 +163,12 @@ func TestHSMBytesNeverOutput(t *testing.T) {
 	for _, n := range []int{32, 100, 4096, 70000} {
 		p := make([]byte, n)
 		for range (1 << 18) / n {
-			if _, err := r.Read(p); err != nil {
-				t.Fatal(err)
-			}
+			_, err := r.Read(p)
+			require.NoError(t, err)
 			out = append(out, p...)
 		}
 		g, err := r.GetRandom(n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		out = append(out, g...)
 	}
 	f.mu.Lock()
@@ -210,12 +179,10 @@ func TestHSMBytesNeverOutput(t *testing.T) {
 		}
 	}
 	f.mu.Unlock()
-	if len(windows) < 1<<12 {
-		t.Fatalf("only %d HSM windows recorded", len(windows))
-	}
+	require.GreaterOrEqual(t, len(windows), 1<<12, "HSM windows recorded")
 	for i := 0; i+8 <= len(out); i++ {
-		if windows[binary.LittleEndian.Uint64(out[i:])] {
-			t.Fatalf("output bytes %d..%d are HSM bytes", i, i+8)
+		if windows[binary.LittleEndian.Uint64(out[i:])] { // tested first: a million calls of require would slow the test
+			require.Failf(t, "HSM bytes in the output", "output bytes %d..%d are HSM bytes", i, i+8)
 		}
 	}
 }
@@ -234,21 +201,16 @@ func TestIntermittentHealthFailureQuarantines(t *testing.T) {
 		mu.Unlock()
 	}})
 	f.set(fakeRunOf9)
-	if err := drain(r, 200); err != nil {
-		t.Fatalf("reads failed across an intermittent health failure: %v", err)
-	}
+	require.NoError(t, drain(r, 200), "reads failed across an intermittent health failure")
 	st := r.Stats()
-	if st.HealthFailures != 1 || st.Health.RCT.Intermittent != 1 || st.Quarantined == 0 {
-		t.Errorf("health failures %d (RCT intermittent %d), quarantined %d; want 1, 1, > 0", st.HealthFailures, st.Health.RCT.Intermittent, st.Quarantined)
-	}
-	if st.State != StateHealthy || !strings.Contains(st.LastError, "repetition count test") {
-		t.Errorf("state %v, last error %q", st.State, st.LastError)
-	}
+	assert.Equal(t, uint64(1), st.HealthFailures, "health failures")
+	assert.Equal(t, int64(1), st.Health.RCT.Intermittent, "RCT intermittent failures")
+	assert.NotZero(t, st.Quarantined, "bytes quarantined")
+	assert.Equal(t, StateHealthy, st.State)
+	assert.Contains(t, st.LastError, "repetition count test", "last error")
 	mu.Lock()
 	defer mu.Unlock()
-	if len(changes) != 2 || changes[0] != StateSourceDown || changes[1] != StateHealthy {
-		t.Errorf("state changes %v; want [source-down healthy]", changes)
-	}
+	assert.Equal(t, []State{StateSourceDown, StateHealthy}, changes, "state changes")
 }
 
 // TestPermanentHealthFailureIsSticky: a stuck HSM fails the health tests
@@ -267,26 +229,27 @@ func TestPermanentHealthFailureIsSticky(t *testing.T) {
 	}})
 	f.set(fakeStuck)
 	err := drain(r, 1000)
-	if !errors.Is(err, ErrHealthFailure) || !errors.Is(err, health.ErrPermanent) {
-		t.Fatalf("drain: %v; want ErrHealthFailure wrapping health.ErrPermanent", err)
-	}
+	require.ErrorIs(t, err, ErrHealthFailure, "drain")
+	require.ErrorIs(t, err, health.ErrPermanent, "drain")
 	var hf *health.Failure
-	if !errors.As(err, &hf) || hf.Test != health.RCT {
-		t.Errorf("error %v does not carry the RCT's *health.Failure", err)
+	if assert.ErrorAs(t, err, &hf, "the error carries the RCT's *health.Failure") {
+		assert.Equal(t, health.RCT, hf.Test, "the error carries the RCT's *health.Failure")
 	}
 	f.set(fakeOK)
 	for range 3 {
 		p := make([]byte, 32)
-		if _, err2 := r.Read(p); err2 != err || !allZero(p) {
-			t.Fatalf("Read after the failure: %v, want the same sticky error and zeroed p", err2)
-		}
+		_, err2 := r.Read(p)
+		require.Same(t, err, err2, "Read after the failure: %v, want the same sticky error", err2)
+		require.Equal(t, make([]byte, 32), p, "Read after the failure: want p zeroed")
 	}
 	st := r.Stats()
 	mu.Lock()
 	defer mu.Unlock()
-	if st.State != StateFailed || st.Quarantined < MinHSMBuffer/2 || st.HSMBuffered != 0 || len(got) != 1 || got[0] != StateFailed || cause != err {
-		t.Errorf("state %v quarantined %d buffered %d changes %v; want failed, ≥ %d, 0, [failed] with the error", st.State, st.Quarantined, st.HSMBuffered, got, MinHSMBuffer/2)
-	}
+	assert.Equal(t, StateFailed, st.State)
+	assert.GreaterOrEqual(t, st.Quarantined, uint64(MinHSMBuffer/2), "bytes quarantined")
+	assert.Zero(t, st.HSMBuffered, "bytes buffered")
+	assert.Equal(t, []State{StateFailed}, got, "state changes")
+	assert.Same(t, err, cause, "the state change's error: %v", cause)
 }
 
 // TestSourceFailedIsSticky: a token that stops for good (a PIN refused at
@@ -297,21 +260,17 @@ func TestSourceFailedIsSticky(t *testing.T) {
 	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer})
 	f.set(fakeFatal)
 	err := drain(r, 1000)
-	if !errors.Is(err, ErrSourceFailed) || !errors.Is(err, p11.ErrLoginFatal) {
-		t.Fatalf("drain: %v; want ErrSourceFailed wrapping the token's error", err)
-	}
+	require.ErrorIs(t, err, ErrSourceFailed, "drain")
+	require.ErrorIs(t, err, p11.ErrLoginFatal, "drain: want the token's error wrapped")
 	calls := f.calls.Load()
 	f.set(fakeOK)
-	if _, err2 := r.Read(make([]byte, 8)); err2 != err {
-		t.Errorf("Read after the failure: %v; want the sticky error", err2)
-	}
+	_, err2 := r.Read(make([]byte, 8))
+	assert.Same(t, err, err2, "Read after the failure: %v; want the sticky error", err2)
 	time.Sleep(20 * time.Millisecond)
-	if f.calls.Load() != calls {
-		t.Error("the refiller went on calling a token that failed for good")
-	}
-	if st := r.Stats(); st.State != StateFailed || st.HSMBuffered != 0 {
-		t.Errorf("state %v, buffered %d; want failed, 0", st.State, st.HSMBuffered)
-	}
+	assert.Equal(t, calls, f.calls.Load(), "the refiller went on calling a token that failed for good")
+	st := r.Stats()
+	assert.Equal(t, StateFailed, st.State)
+	assert.Zero(t, st.HSMBuffered, "bytes buffered")
 }
 
 // TestFailClosedDeadline: with the HSM down and the buffer empty, a read
@@ -322,27 +281,25 @@ func TestFailClosedDeadline(t *testing.T) {
 	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer, Deadline: 30 * time.Millisecond})
 	f.set(fakeDown)
 	err := drain(r, 1000)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errFakeDown) || !errors.Is(err, mixer.ErrPrimary) {
-		t.Fatalf("drain: %v; want ErrUnavailable wrapping the token's error", err)
-	}
-	if st := r.Stats(); st.State != StateSourceDown || st.HSMErrors == 0 || st.OSOnlySeeds != 0 {
-		t.Errorf("state %v HSM errors %d OS-only seeds %d; want source-down, > 0, 0", st.State, st.HSMErrors, st.OSOnlySeeds)
-	}
+	require.ErrorIs(t, err, ErrUnavailable, "drain")
+	require.ErrorIs(t, err, errFakeDown, "drain: want the token's error wrapped")
+	require.ErrorIs(t, err, mixer.ErrPrimary, "drain")
+	st := r.Stats()
+	assert.Equal(t, StateSourceDown, st.State)
+	assert.NotZero(t, st.HSMErrors, "HSM errors")
+	assert.Zero(t, st.OSOnlySeeds, "OS-only seeds")
 	// The HSM has now been down for longer than the deadline: the next
 	// request fails at once rather than waiting it out again (requests
 	// queue for HSM bytes; each waiting a whole deadline would add up).
-	if _, err := r.GetRandom(32); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "down for longer than") {
-		t.Fatalf("second GetRandom: %v; want ErrUnavailable, down for longer than the deadline", err)
-	}
+	_, err = r.GetRandom(32)
+	require.ErrorIs(t, err, ErrUnavailable, "second GetRandom")
+	require.ErrorContains(t, err, "down for longer than", "second GetRandom")
 	// Reads that need no HSM bytes go on.
-	if _, err := r.Read(make([]byte, 32)); err != nil {
-		t.Errorf("Read from a seeded shard: %v", err)
-	}
+	_, err = r.Read(make([]byte, 32))
+	assert.NoError(t, err, "Read from a seeded shard")
 	f.set(fakeOK)
 	waitFor(t, "the refiller to recover", func() bool { return r.Stats().State == StateHealthy })
-	if err := drain(r, 10); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, drain(r, 10))
 }
 
 // TestDegrade: under Degrade, reads go on with the HSM down, seeded from
@@ -358,32 +315,27 @@ func TestDegrade(t *testing.T) {
 		mu.Unlock()
 	}})
 	f.set(fakeDown)
-	if err := drain(r, 200); err != nil {
-		t.Fatalf("Degrade: reads failed: %v", err)
-	}
+	require.NoError(t, drain(r, 200), "Degrade: reads failed")
 	time.Sleep(5 * time.Millisecond)
 	st := r.Stats()
-	if st.State != StateDegraded || st.OSOnlySeeds == 0 || st.DegradedShards == 0 || st.DegradedTime <= 0 || st.ReadErrors != 0 || st.GetRandomOSOnly == 0 {
-		t.Errorf("stats %+v; want degraded, OS-only seeds and GetRandom calls, degraded shards and time, no read errors", st)
-	}
+	assert.Equal(t, StateDegraded, st.State, "stats %+v", st)
+	assert.NotZero(t, st.OSOnlySeeds, "OS-only seeds; stats %+v", st)
+	assert.NotZero(t, st.DegradedShards, "degraded shards; stats %+v", st)
+	assert.Positive(t, st.DegradedTime, "time degraded; stats %+v", st)
+	assert.Zero(t, st.ReadErrors, "read errors; stats %+v", st)
+	assert.NotZero(t, st.GetRandomOSOnly, "OS-only GetRandom calls; stats %+v", st)
 	f.set(fakeOK)
 	waitFor(t, "recovery", func() bool {
-		if err := drain(r, 1); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, drain(r, 1))
 		return r.Stats().State == StateHealthy
 	})
 	d := r.Stats().DegradedTime
 	time.Sleep(2 * time.Millisecond)
-	if r.Stats().DegradedTime != d {
-		t.Error("DegradedTime still grows after recovery")
-	}
+	assert.Equal(t, d, r.Stats().DegradedTime, "DegradedTime still grows after recovery")
 	mu.Lock()
 	defer mu.Unlock()
 	want := "healthy>source-down source-down>degraded degraded>healthy"
-	if got := strings.Join(changes, " "); got != want {
-		t.Errorf("state changes %q; want %q", got, want)
-	}
+	assert.Equal(t, want, strings.Join(changes, " "), "state changes")
 }
 
 // TestDegradeAfterPermanentFailure: under Degrade a permanent failure is
@@ -392,12 +344,10 @@ func TestDegradeAfterPermanentFailure(t *testing.T) {
 	f := newFakeSource(10)
 	r := newFakeReader(t, f, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer})
 	f.set(fakeStuck)
-	if err := drain(r, 200); err != nil {
-		t.Fatal(err)
-	}
-	if st := r.Stats(); st.State != StateDegraded || st.Health.State != health.Failed {
-		t.Errorf("state %v, tester %v; want degraded, failed", st.State, st.Health.State)
-	}
+	require.NoError(t, drain(r, 200))
+	st := r.Stats()
+	assert.Equal(t, StateDegraded, st.State)
+	assert.Equal(t, health.Failed, st.Health.State, "the health tester's state")
 }
 
 // TestNewNeedsHealthySeed: New and Open fail, whatever the policy, when
@@ -411,18 +361,14 @@ func TestNewNeedsHealthySeed(t *testing.T) {
 			f := newFakeSource(11)
 			f.set(tc.mode)
 			_, err := newReader(t.Context(), f, &Options{Policy: pol, Deadline: 20 * time.Millisecond})
-			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), "no healthy seed") {
-				t.Errorf("%v, mode %d: %v; want %v", pol, tc.mode, err, tc.want)
-			}
-			if !f.closed.Load() {
-				t.Errorf("%v: the token was not closed after the failure", pol)
-			}
+			assert.ErrorIs(t, err, tc.want, "%v, mode %d", pol, tc.mode)
+			assert.ErrorContains(t, err, "no healthy seed", "%v, mode %d", pol, tc.mode)
+			assert.True(t, f.closed.Load(), "%v: the token was not closed after the failure", pol)
 		}
 	}
 	_, err := New(strings.NewReader("short"), Options{})
-	if !errors.Is(err, ErrSourceFailed) || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("New over an exhausted reader: %v; want ErrSourceFailed", err)
-	}
+	assert.ErrorIs(t, err, ErrSourceFailed, "New over an exhausted reader")
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "New over an exhausted reader")
 }
 
 // TestReadsDoNotWaitOnTheHSM: once New returns, reads are served while the
@@ -446,11 +392,9 @@ func TestReadsDoNotWaitOnTheHSM(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
-		t.Fatal("reads waited on a hung HSM")
+		require.Fail(t, "reads waited on a hung HSM")
 	}
 }
 
@@ -466,32 +410,24 @@ func TestDegradeHungHSM(t *testing.T) {
 	// Drain the buffer: the first GetRandom that finds it empty waits out
 	// the deadline once and marks the stalled stream down.
 	for i := 0; r.Stats().State == StateHealthy; i++ {
-		if i == 2*MinHSMBuffer/mixer.SeedLen {
-			t.Fatalf("still healthy after %d GetRandom calls with the HSM hung", i)
-		}
-		if _, err := r.GetRandom(32); err != nil {
-			t.Fatal(err)
-		}
+		require.Less(t, i, 2*MinHSMBuffer/mixer.SeedLen, "still healthy after %d GetRandom calls with the HSM hung", i)
+		_, err := r.GetRandom(32)
+		require.NoError(t, err)
 	}
-	if st := r.Stats(); !strings.Contains(st.LastError, "has not answered") {
-		t.Errorf("state %v, last error %q; want the stall named", st.State, st.LastError)
-	}
+	st := r.Stats()
+	assert.Contains(t, st.LastError, "has not answered", "state %v, last error: want the stall named", st.State)
 	start := time.Now()
 	for range 20 {
-		if _, err := r.GetRandom(32); err != nil {
-			t.Fatal(err)
-		}
+		_, err := r.GetRandom(32)
+		require.NoError(t, err)
 	}
 	// Had each waited out the deadline they would take 20 deadlines; half
 	// of that leaves room for a loaded machine under -race.
-	if d := time.Since(start); d >= 10*deadline {
-		t.Errorf("20 GetRandom calls with the HSM marked down took %v; they still wait for it", d)
-	}
+	assert.Less(t, time.Since(start), 10*deadline, "20 GetRandom calls with the HSM marked down: they still wait for it")
 	f.set(fakeOK)
 	waitFor(t, "recovery", func() bool {
-		if _, err := r.GetRandom(32); err != nil {
-			t.Fatal(err)
-		}
+		_, err := r.GetRandom(32)
+		require.NoError(t, err)
 		return r.Stats().State == StateHealthy
 	})
 }
@@ -501,22 +437,18 @@ func TestGetRandom(t *testing.T) {
 	used := r.Stats().HSMUsed
 	for _, n := range []int{1, 32, mixer.MaxRequest, mixer.MaxRequest + 1} {
 		b, err := r.GetRandom(n)
-		if err != nil || len(b) != n {
-			t.Fatalf("GetRandom(%d) = %d bytes, %v", n, len(b), err)
-		}
+		require.NoError(t, err, "GetRandom(%d)", n)
+		require.Len(t, b, n, "GetRandom(%d)", n)
 		// One reseed from fresh HSM bytes per MaxRequest bytes.
 		want := used + uint64((n+mixer.MaxRequest-1)/mixer.MaxRequest)*mixer.SeedLen
-		if got := r.Stats().HSMUsed; got != want {
-			t.Errorf("GetRandom(%d): HSM bytes used %d, want %d", n, got-used, want-used)
-		}
+		assert.Equal(t, want-used, r.Stats().HSMUsed-used, "GetRandom(%d): HSM bytes used", n)
 		used = want
 	}
-	if b, err := r.GetRandom(0); err != nil || len(b) != 0 {
-		t.Errorf("GetRandom(0) = %v, %v", b, err)
-	}
-	if _, err := r.GetRandom(-1); err == nil {
-		t.Error("GetRandom(-1) succeeded")
-	}
+	b, err := r.GetRandom(0)
+	assert.NoError(t, err, "GetRandom(0)")
+	assert.Empty(t, b, "GetRandom(0)")
+	_, err = r.GetRandom(-1)
+	assert.Error(t, err, "GetRandom(-1) succeeded")
 }
 
 func allZero(b []byte) bool {
@@ -542,7 +474,6 @@ func TestMaxBufferAge(t *testing.T) {
 	// With no limit nothing expires.
 	r = newFakeReader(t, newFakeSource(16), Options{HSMBuffer: MinHSMBuffer, MaxBufferAge: -1})
 	time.Sleep(50 * time.Millisecond)
-	if st := r.Stats(); st.Expired != 0 {
-		t.Errorf("MaxBufferAge < 0: %d bytes expired", st.Expired)
-	}
+	assert.Zero(t, r.Stats().Expired, "MaxBufferAge < 0: bytes expired")
+
 }

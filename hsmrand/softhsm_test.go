@@ -2,7 +2,6 @@ package hsmrand
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/internal/faultp11"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
 	"github.com/miekg/pkcs11" // test only: a second handle that closes our sessions
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // SoftHSM reads SOFTHSM2_CONF once, at C_Initialize, and the module stays
@@ -94,14 +95,8 @@ func openSoftHSM(tb testing.TB, opts Options) *Reader {
 	tb.Helper()
 	needSoftHSM(tb)
 	r, err := Open(tb.Context(), Config{ModulePath: hsm.main.Module, TokenLabel: hsm.main.Label, PIN: []byte(hsm.main.PIN), Options: opts})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { assert.NoError(tb, r.Close()) })
 	return r
 }
 
@@ -109,16 +104,15 @@ func openSoftHSM(tb testing.TB, opts Options) *Reader {
 func mustServe(t *testing.T, r *Reader) {
 	t.Helper()
 	p := make([]byte, 1000)
-	if _, err := r.Read(p); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.GetRandom(64); err != nil {
-		t.Fatal(err)
-	}
+	_, err := r.Read(p)
+	require.NoError(t, err)
+	_, err = r.GetRandom(64)
+	require.NoError(t, err)
 	st := r.Stats()
-	if st.State != StateHealthy || st.HSMCalls == 0 || st.HSMBytes == 0 || st.HSMUsed == 0 {
-		t.Errorf("stats %+v: want healthy, with HSM calls, bytes and bytes used", st)
-	}
+	assert.Equal(t, StateHealthy, st.State, "stats %+v", st)
+	assert.NotZero(t, st.HSMCalls, "HSM calls; stats %+v", st)
+	assert.NotZero(t, st.HSMBytes, "HSM bytes; stats %+v", st)
+	assert.NotZero(t, st.HSMUsed, "HSM bytes used; stats %+v", st)
 }
 
 func TestSoftHSMOpenByURI(t *testing.T) {
@@ -135,9 +129,7 @@ func TestSoftHSMOpenByURI(t *testing.T) {
 				cfg.FailoverURIs = []string{fmt.Sprintf("pkcs11:token=%s?module-path=%s", hsm.spare.Label, hsm.spare.Module)}
 			}
 			r, err := Open(t.Context(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer r.Close()
 			mustServe(t, r)
 		})
@@ -155,14 +147,10 @@ func TestSoftHSMOpenByFields(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pin := string(cfg.PIN)
 			r, err := Open(t.Context(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer r.Close()
 			mustServe(t, r)
-			if string(cfg.PIN) != pin {
-				t.Error("Open changed the caller's PIN")
-			}
+			assert.Equal(t, pin, string(cfg.PIN), "Open changed the caller's PIN")
 		})
 	}
 }
@@ -175,16 +163,10 @@ func TestSoftHSMOpenByVaultEnv(t *testing.T) {
 	t.Setenv(p11.VaultEnvPIN, hsm.main.PIN)
 	t.Setenv(EnvPolicy, "degrade")
 	cfg, err := ConfigFromEnv(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Policy != Degrade {
-		t.Errorf("policy %v, want degrade", cfg.Policy)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, Degrade, cfg.Policy)
 	r, err := Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer r.Close()
 	mustServe(t, r)
 }
@@ -218,16 +200,13 @@ func TestSoftHSMOpenErrors(t *testing.T) {
 			r, err := Open(t.Context(), tc.cfg)
 			if err == nil {
 				r.Close()
-				t.Fatal("Open succeeded")
 			}
+			require.Error(t, err, "Open succeeded")
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "hsmrand: ") || strings.Contains(msg, wrongPIN) {
-				t.Errorf("error %q: want an hsmrand error without the PIN", msg)
-			}
+			assert.True(t, strings.HasPrefix(msg, "hsmrand: "), "error %q: want an hsmrand error", msg)
+			assert.NotContains(t, msg, wrongPIN, "the error shows the PIN")
 			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error %q does not say %q", msg, w)
-				}
+				assert.Contains(t, msg, w)
 			}
 			t.Log(msg)
 		})
@@ -243,12 +222,13 @@ func TestSoftHSMOpenErrors(t *testing.T) {
 func TestOpenTokenWithoutRNG(t *testing.T) {
 	noRNG := fmt.Errorf(`%w: token "norng" (serial N1) does not set CKF_RNG; use a token with a random number generator`, p11.ErrNoRNG)
 	_, err := open(t.Context(), &Config{TokenLabel: "norng"}, func(context.Context, []p11.Config) (source, error) { return nil, noRNG })
-	if !errors.Is(err, p11.ErrNoRNG) || !strings.HasPrefix(err.Error(), "hsmrand: open: ") || !strings.Contains(err.Error(), "CKF_RNG") {
-		t.Errorf("Open: %v", err)
+	if assert.ErrorIs(t, err, p11.ErrNoRNG, "Open") {
+		assert.True(t, strings.HasPrefix(err.Error(), "hsmrand: open: "), "Open: %v; want the prefix hsmrand: open: ", err)
+		assert.Contains(t, err.Error(), "CKF_RNG", "Open")
 	}
-	if !permanent(noRNG) || !permanent(fmt.Errorf("x: %w", p11.ErrLoginFatal)) || permanent(p11.ErrTokenDown) {
-		t.Error("permanent() misclassifies the p11 errors")
-	}
+	assert.True(t, permanent(noRNG), "permanent() misclassifies ErrNoRNG")
+	assert.True(t, permanent(fmt.Errorf("x: %w", p11.ErrLoginFatal)), "permanent() misclassifies ErrLoginFatal")
+	assert.False(t, permanent(p11.ErrTokenDown), "permanent() misclassifies ErrTokenDown")
 }
 
 // TestConfigNeverPrintsPIN: no fmt verb prints a PIN, from the field or
@@ -261,13 +241,11 @@ func TestConfigNeverPrintsPIN(t *testing.T) {
 		{URI: "pkcs11:token=t?module-path=/lib.so", FailoverURIs: []string{"pkcs11:token=u?pin-value=" + pin}},
 	} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-			if s := fmt.Sprintf(verb, c); strings.Contains(s, pin) || strings.Contains(s, fmt.Sprintf("%x", pin)) {
-				t.Errorf("%s printed the PIN: %s", verb, s)
-			}
+			s := fmt.Sprintf(verb, c)
+			assert.NotContains(t, s, pin, "%s printed the PIN", verb)
+			assert.NotContains(t, s, fmt.Sprintf("%x", pin), "%s printed the PIN in hex", verb)
 		}
-		if s := fmt.Sprintf("%v", &c); strings.Contains(s, pin) {
-			t.Errorf("%%v of *Config printed the PIN: %s", s)
-		}
+		assert.NotContains(t, fmt.Sprintf("%v", &c), pin, "%v of *Config printed the PIN")
 	}
 }
 
@@ -279,38 +257,29 @@ func TestConfigNeverPrintsPIN(t *testing.T) {
 func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 	r := openSoftHSM(t, Options{HSMBuffer: MinHSMBuffer})
 	other := pkcs11.New(hsm.main.Module)
-	if other == nil {
-		t.Fatal("pkcs11.New failed")
-	}
+	require.NotNil(t, other, "pkcs11.New failed")
 	t.Cleanup(other.Destroy) // no C_Finalize: the module belongs to the Reader
-	if err := other.Initialize(); !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
-		t.Fatalf("second C_Initialize: %v, want CKR_CRYPTOKI_ALREADY_INITIALIZED", err)
-	}
+	require.ErrorIs(t, other.Initialize(), pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED), "second C_Initialize")
 	calls := r.Stats().HSMCalls
 	for range 30 {
-		if err := other.CloseAllSessions(hsm.main.Slot); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, other.CloseAllSessions(hsm.main.Slot))
 		// Each GetRandom takes 48 HSM bytes: 100 of them make the
 		// refiller call the token about four times.
-		if err := drain(r, 100); err != nil {
-			t.Fatalf("read after C_CloseAllSessions: %v", err)
-		}
+		require.NoError(t, drain(r, 100), "read after C_CloseAllSessions")
 	}
 	st := r.Stats()
-	if len(st.Tokens) != 1 {
-		t.Fatalf("Stats.Tokens has %d entries, want 1", len(st.Tokens))
-	}
+	require.Len(t, st.Tokens, 1, "Stats.Tokens")
 	tok := st.Tokens[0]
-	if tok.Label != hsm.main.Label || tok.Serial != hsm.main.Serial || tok.State != "up" || tok.Calls == 0 || tok.Calls < st.HSMCalls {
-		t.Errorf("token stats %+v; want %s (%s), up, at least %d C_GenerateRandom calls", tok, hsm.main.Label, hsm.main.Serial, st.HSMCalls)
-	}
-	if tok.Errors["CKR_SESSION_HANDLE_INVALID"]+tok.Errors["CKR_SESSION_CLOSED"] == 0 {
-		t.Errorf("token errors %v; want the closed sessions counted by return code", tok.Errors)
-	}
-	if st.HSMCalls-calls < 30 || tok.Reopens == 0 || st.State != StateHealthy || st.ReadErrors != 0 {
-		t.Errorf("HSM calls %d, reopens %d, state %v, read errors %d; want ≥ 30, > 0, healthy, 0", st.HSMCalls-calls, tok.Reopens, st.State, st.ReadErrors)
-	}
+	assert.Equal(t, hsm.main.Label, tok.Label, "token stats %+v", tok)
+	assert.Equal(t, hsm.main.Serial, tok.Serial, "token stats %+v", tok)
+	assert.Equal(t, "up", tok.State, "token stats %+v", tok)
+	assert.NotZero(t, tok.Calls, "token stats %+v", tok)
+	assert.GreaterOrEqual(t, tok.Calls, st.HSMCalls, "token stats %+v: want at least the Reader's C_GenerateRandom calls", tok)
+	assert.NotZero(t, tok.Errors["CKR_SESSION_HANDLE_INVALID"]+tok.Errors["CKR_SESSION_CLOSED"], "token errors %v; want the closed sessions counted by return code", tok.Errors)
+	assert.GreaterOrEqual(t, st.HSMCalls-calls, uint64(30), "HSM calls")
+	assert.NotZero(t, tok.Reopens, "reopens")
+	assert.Equal(t, StateHealthy, st.State)
+	assert.Zero(t, st.ReadErrors, "read errors")
 	t.Logf("HSM calls %d (errors %d), session reopens %d, logins %d", st.HSMCalls-calls, st.HSMErrors, tok.Reopens, tok.Logins)
 }
 
@@ -324,19 +293,15 @@ func TestSoftHSMCloseWhileRefilling(t *testing.T) {
 		defer close(done)
 		for {
 			if _, err := r.GetRandom(32); err != nil {
-				if !errors.Is(err, ErrClosed) {
-					t.Errorf("GetRandom during Close: %v", err)
-				}
+				assert.ErrorIs(t, err, ErrClosed, "GetRandom during Close") // not require: not the test's goroutine
 				return
 			}
 		}
 	}()
 	time.Sleep(20 * time.Millisecond)
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Close())
 	<-done
-	if r.pool.ring.Len() != 0 || !r.pool.ring.Zeroed() {
-		t.Error("HSM bytes left after Close")
-	}
+	assert.Zero(t, r.pool.ring.Len(), "HSM bytes left after Close")
+	assert.True(t, r.pool.ring.Zeroed(), "HSM bytes left after Close")
+
 }

@@ -1,14 +1,15 @@
 package faultp11
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDirectives(t *testing.T) {
@@ -24,71 +25,45 @@ func TestDirectives(t *testing.T) {
 		{Hang("C_OpenSession"), "hang C_OpenSession"},
 		{Invalidate(), "invalidate"},
 	} {
-		if tt.got != tt.want {
-			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
+		assert.Equal(t, tt.want, tt.got)
 	}
 }
 
 func TestControlSet(t *testing.T) {
 	dir := t.TempDir()
 	c := New(dir)
-	if _, err := os.Stat(c.Path()); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("New wrote %s: %v", c.Path(), err)
-	}
+	_, err := os.Stat(c.Path())
+	require.ErrorIs(t, err, fs.ErrNotExist, "New wrote %s", c.Path())
 	var last time.Time
 	for i, lines := range [][]string{{Hang(All)}, {Hang(All)}, nil, {Invalidate(), Removed(time.Second)}} {
-		if err := c.Set(lines...); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Set(lines...))
 		got, err := os.ReadFile(c.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := strings.Join(append(lines, ""), "\n"); len(lines) > 0 && string(got) != want || len(lines) == 0 && len(got) != 0 {
-			t.Errorf("version %d: %q, want the lines %q", i, got, lines)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, strings.Join(append(lines, ""), "\n"), string(got), "version %d: want the lines %q", i, lines)
 		fi, err := os.Stat(c.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !fi.ModTime().After(last) {
-			t.Errorf("version %d: mtime %v not after %v", i, fi.ModTime(), last)
-		}
+		require.NoError(t, err)
+		assert.Greater(t, fi.ModTime(), last, "version %d: mtime not after the last version's", i)
 		last = fi.ModTime()
 	}
-	if err := c.Clear(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Clear())
 	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 || entries[0].Name() != filepath.Base(c.Path()) {
-		t.Errorf("directory holds %v; want only the control file", entries)
-	}
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "want only the control file")
+	assert.Equal(t, filepath.Base(c.Path()), entries[0].Name(), "want only the control file")
 }
 
 func TestReadLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
-	if err := os.WriteFile(path, []byte("C_Initialize 0x0\nC_GenerateRandom 0x30\nC_GenerateRandom 0x0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte("C_Initialize 0x0\nC_GenerateRandom 0x30\nC_GenerateRandom 0x0\n"), 0o600))
 	calls, err := ReadLog(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Call{{"C_Initialize", 0}, {"C_GenerateRandom", 0x30}, {"C_GenerateRandom", 0}}
-	if !slices.Equal(calls, want) || Count(calls, "C_GenerateRandom") != 2 || Count(calls, "C_Login") != 0 {
-		t.Errorf("ReadLog = %v, want %v", calls, want)
-	}
-	if err := os.WriteFile(path, []byte("C_Initialize 0x0\nC_Login 1234 secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadLog(path); err == nil || !strings.Contains(err.Error(), ":2:") {
-		t.Errorf("malformed line 2: got %v", err)
-	}
-	if _, err := ReadLog(filepath.Join(t.TempDir(), "none")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("missing log: got %v", err)
-	}
+	assert.Equal(t, want, calls, "ReadLog")
+	assert.Equal(t, 2, Count(calls, "C_GenerateRandom"), "Count(C_GenerateRandom)")
+	assert.Zero(t, Count(calls, "C_Login"), "Count(C_Login)")
+	require.NoError(t, os.WriteFile(path, []byte("C_Initialize 0x0\nC_Login 1234 secret\n"), 0o600))
+	_, err = ReadLog(path)
+	assert.ErrorContains(t, err, ":2:", "malformed line 2")
+	_, err = ReadLog(filepath.Join(t.TempDir(), "none"))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "missing log")
 }

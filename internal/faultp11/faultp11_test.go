@@ -7,13 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testPIN is the user PIN of the token; TestLogHasNoPIN looks for it in the
@@ -88,31 +89,23 @@ func module(t *testing.T) *pkcs11.Ctx {
 			p11.ctx = nil
 		}
 	})
-	if p11.err != nil {
-		t.Fatal(p11.err)
-	}
+	require.NoError(t, p11.err)
 	set(t)
 	t.Cleanup(func() {
-		if err := env.ctl.Clear(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, env.ctl.Clear())
 	})
 	return p11.ctx
 }
 
 func set(t *testing.T, lines ...string) {
 	t.Helper()
-	if err := env.ctl.Set(lines...); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, env.ctl.Set(lines...))
 }
 
 func session(t *testing.T, c *pkcs11.Ctx) pkcs11.SessionHandle {
 	t.Helper()
 	s, err := c.OpenSession(env.tok.Slot, pkcs11.CKF_SERIAL_SESSION)
-	if err != nil {
-		t.Fatalf("C_OpenSession: %v", err)
-	}
+	require.NoError(t, err, "C_OpenSession")
 	t.Cleanup(func() { c.CloseSession(s) }) // may be closed already
 	return s
 }
@@ -120,20 +113,14 @@ func session(t *testing.T, c *pkcs11.Ctx) pkcs11.SessionHandle {
 func random(t *testing.T, c *pkcs11.Ctx, s pkcs11.SessionHandle, n int) []byte {
 	t.Helper()
 	p, err := c.GenerateRandom(s, n)
-	if err != nil {
-		t.Fatalf("C_GenerateRandom(%d): %v", n, err)
-	}
-	if len(p) != n {
-		t.Fatalf("C_GenerateRandom(%d) gave %d bytes", n, len(p))
-	}
+	require.NoError(t, err, "C_GenerateRandom(%d)", n)
+	require.Len(t, p, n, "C_GenerateRandom(%d)", n)
 	return p
 }
 
 func wantErr(t *testing.T, what string, err error, ckr uint) {
 	t.Helper()
-	if !errors.Is(err, pkcs11.Error(ckr)) {
-		t.Errorf("%s: got %v, want %v", what, err, pkcs11.Error(ckr))
-	}
+	assert.ErrorIs(t, err, pkcs11.Error(ckr), what)
 }
 
 func allZero(p []byte) bool { return !slices.ContainsFunc(p, func(b byte) bool { return b != 0 }) }
@@ -147,26 +134,20 @@ func TestBuildWarningFree(t *testing.T) {
 func TestPassThrough(t *testing.T) {
 	c := module(t)
 	info, err := c.GetInfo()
-	if err != nil || !strings.Contains(info.ManufacturerID, "SoftHSM") {
-		t.Errorf("C_GetInfo: %+v, %v; want SoftHSM's", info, err)
-	}
+	assert.NoError(t, err, "C_GetInfo")
+	assert.Contains(t, info.ManufacturerID, "SoftHSM", "C_GetInfo: want SoftHSM's")
 	ti, err := c.GetTokenInfo(env.tok.Slot)
-	if err != nil || ti.Label != "faultp11" || ti.SerialNumber != env.tok.Serial {
-		t.Errorf("C_GetTokenInfo: label %q serial %q, %v; want faultp11, %s", ti.Label, ti.SerialNumber, err, env.tok.Serial)
-	}
+	assert.NoError(t, err, "C_GetTokenInfo")
+	assert.Equal(t, "faultp11", ti.Label, "C_GetTokenInfo: label")
+	assert.Equal(t, env.tok.Serial, ti.SerialNumber, "C_GetTokenInfo: serial")
 	s := session(t, c)
 	a, b := random(t, c, s, 64), random(t, c, s, 64)
-	if allZero(a) || bytes.Equal(a, b) {
-		t.Errorf("two draws: %x and %x", a, b)
-	}
-	if err := c.SeedRandom(s, []byte("seed")); err != nil {
-		t.Errorf("C_SeedRandom: %v", err)
-	}
+	assert.False(t, allZero(a), "the first draw is zero: %x", a)
+	assert.NotEqual(t, a, b, "two draws")
+	assert.NoError(t, c.SeedRandom(s, []byte("seed")), "C_SeedRandom")
 	// A second handle in the process gets the real module's answer.
 	other := pkcs11.New(p11.path)
-	if other == nil {
-		t.Fatal("second pkcs11.New failed")
-	}
+	require.NotNil(t, other, "second pkcs11.New failed")
 	defer other.Destroy()
 	wantErr(t, "second C_Initialize", other.Initialize(), pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)
 }
@@ -180,13 +161,12 @@ func TestFail(t *testing.T) {
 		wantErr(t, fmt.Sprintf("call %d", i+1), err, pkcs11.CKR_DEVICE_ERROR)
 	}
 	random(t, c, s, 32) // the fourth call recovers
-	if _, err := c.GetSlotInfo(env.tok.Slot); err != nil {
-		t.Errorf("C_GetSlotInfo is not named: %v", err)
-	}
+	_, err := c.GetSlotInfo(env.tok.Slot)
+	assert.NoError(t, err, "C_GetSlotInfo is not named")
 
 	// "*" counts calls to every function with one counter.
 	set(t, Fail(All, pkcs11.CKR_FUNCTION_FAILED, 2))
-	_, err := c.GetSlotInfo(env.tok.Slot)
+	_, err = c.GetSlotInfo(env.tok.Slot)
 	wantErr(t, "*: C_GetSlotInfo", err, pkcs11.CKR_FUNCTION_FAILED)
 	_, err = c.GenerateRandom(s, 32)
 	wantErr(t, "*: C_GenerateRandom", err, pkcs11.CKR_FUNCTION_FAILED)
@@ -213,9 +193,7 @@ func TestFail(t *testing.T) {
 	set(t, Fail("C_GenerateRandom", pkcs11.CKR_DEVICE_ERROR, -1))
 	_, err = c.GenerateRandom(s, 32)
 	wantErr(t, "before the file is removed", err, pkcs11.CKR_DEVICE_ERROR)
-	if err := os.Remove(env.ctl.Path()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Remove(env.ctl.Path()))
 	random(t, c, s, 32)
 }
 
@@ -226,40 +204,31 @@ func TestRemoved(t *testing.T) {
 	random(t, c, old, 32)
 	set(t, Removed(gone))
 	start := time.Now()
-	if slots, err := c.GetSlotList(true); err != nil || len(slots) != 0 {
-		t.Errorf("C_GetSlotList(TRUE) while removed: %v, %v; want no slots", slots, err)
-	}
-	_, err := c.GetTokenInfo(env.tok.Slot)
+	slots, err := c.GetSlotList(true)
+	assert.NoError(t, err, "C_GetSlotList(TRUE) while removed")
+	assert.Empty(t, slots, "C_GetSlotList(TRUE) while removed: want no slots")
+	_, err = c.GetTokenInfo(env.tok.Slot)
 	wantErr(t, "C_GetTokenInfo while removed", err, pkcs11.CKR_TOKEN_NOT_PRESENT)
 	_, err = c.GenerateRandom(old, 32)
 	wantErr(t, "C_GenerateRandom while removed", err, pkcs11.CKR_DEVICE_REMOVED)
 	_, err = c.OpenSession(env.tok.Slot, pkcs11.CKF_SERIAL_SESSION)
 	wantErr(t, "C_OpenSession while removed", err, pkcs11.CKR_DEVICE_REMOVED)
-	if _, err := c.GetInfo(); err != nil {
-		t.Errorf("C_GetInfo while removed: %v", err)
-	}
-	if time.Since(start) >= gone {
-		t.Fatalf("the checks above took %v, longer than the removal", time.Since(start))
-	}
+	_, err = c.GetInfo()
+	assert.NoError(t, err, "C_GetInfo while removed")
+	require.Less(t, time.Since(start), gone, "the checks above took longer than the removal")
 
 	// The token comes back by itself.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		slots, err := c.GetSlotList(true)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if slices.Contains(slots, env.tok.Slot) {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the token did not come back within 5s")
-		}
+		require.False(t, time.Now().After(deadline), "the token did not come back within 5s")
 		time.Sleep(10 * time.Millisecond)
 	}
-	if d := time.Since(start); d < gone {
-		t.Errorf("the token came back after %v, want at least %v", d, gone)
-	}
+	assert.GreaterOrEqual(t, time.Since(start), gone, "the token came back before the removal ended")
 	// The removal closed the old session (check before opening a new one:
 	// SoftHSM reuses handles).
 	_, err = c.GenerateRandom(old, 32)
@@ -273,38 +242,27 @@ func TestOutput(t *testing.T) {
 
 	set(t, Output(OutputZero, 2))
 	for i := range 2 {
-		if p := random(t, c, s, 64); !allZero(p) {
-			t.Errorf("zero, call %d: %x", i+1, p)
-		}
+		assert.Equal(t, make([]byte, 64), random(t, c, s, 64), "zero, call %d", i+1)
 	}
-	if p := random(t, c, s, 64); allZero(p) {
-		t.Error("zero: the third call is zero too")
-	}
+	assert.False(t, allZero(random(t, c, s, 64)), "zero: the third call is zero too")
 
 	set(t, Output(OutputShort, 1))
-	if p := random(t, c, s, 64); allZero(p[:32]) || !allZero(p[32:]) {
-		t.Errorf("short: %x; want random, then 32 zero bytes", p)
-	}
-	if p := random(t, c, s, 64); allZero(p[32:]) {
-		t.Errorf("short: the second call is short too: %x", p)
-	}
+	p := random(t, c, s, 64)
+	assert.False(t, allZero(p[:32]), "short: %x; want random, then 32 zero bytes", p)
+	assert.Equal(t, make([]byte, 32), p[32:], "short: %x; want random, then 32 zero bytes", p)
+	p = random(t, c, s, 64)
+	assert.False(t, allZero(p[32:]), "short: the second call is short too: %x", p)
 
 	set(t, Output(OutputRepeat, -1))
 	first := random(t, c, s, 64)
 	for _, n := range []int{64, 16, 100} {
 		want := bytes.Repeat(first, 2)[:n] // longer reads repeat cyclically
-		if p := random(t, c, s, n); !bytes.Equal(p, want) {
-			t.Errorf("repeat %d: %x, want %x", n, p, want)
-		}
+		assert.Equal(t, want, random(t, c, s, n), "repeat %d", n)
 	}
 	set(t, Output(OutputRepeat, 2))
 	first = random(t, c, s, 32)
-	if p := random(t, c, s, 32); !bytes.Equal(p, first) {
-		t.Errorf("repeat 2: second call %x, want %x", p, first)
-	}
-	if p := random(t, c, s, 32); bytes.Equal(p, first) {
-		t.Error("repeat 2: the third call repeats too")
-	}
+	assert.Equal(t, first, random(t, c, s, 32), "repeat 2: second call")
+	assert.NotEqual(t, first, random(t, c, s, 32), "repeat 2: the third call repeats too")
 }
 
 func TestDelay(t *testing.T) {
@@ -314,9 +272,7 @@ func TestDelay(t *testing.T) {
 	set(t, Delay("C_GenerateRandom", d))
 	start := time.Now()
 	random(t, c, s, 32)
-	if took := time.Since(start); took < d {
-		t.Errorf("delayed call took %v, want at least %v", took, d)
-	}
+	assert.GreaterOrEqual(t, time.Since(start), d, "delayed call")
 
 	// Pareto with xm = 100µs, alpha = 1.5: every call waits at least xm, and
 	// P[delay > 4xm] = 4^-1.5 = 1/8, so 100 calls without one such delay
@@ -328,16 +284,12 @@ func TestDelay(t *testing.T) {
 		start := time.Now()
 		random(t, c, s, 32)
 		took := time.Since(start)
-		if took < xm {
-			t.Fatalf("pareto: a call took %v, want at least %v", took, xm)
-		}
+		require.GreaterOrEqual(t, took, xm, "pareto: a call took less than xm")
 		if took > 4*xm {
 			long++
 		}
 	}
-	if long == 0 {
-		t.Error("pareto: no call of 100 took longer than 4 xm")
-	}
+	assert.Positive(t, long, "pareto: no call of 100 took longer than 4 xm")
 }
 
 func TestHang(t *testing.T) {
@@ -355,23 +307,20 @@ func TestHang(t *testing.T) {
 	}()
 	select {
 	case r := <-done:
-		t.Fatalf("C_GenerateRandom returned while hung: %v", r.err)
+		require.Failf(t, "C_GenerateRandom returned while hung", "%x, %v", r.p, r.err)
 	case <-time.After(200 * time.Millisecond):
 	}
 	// Other functions are not held up, nor is the module's lock.
-	if _, err := c.GetInfo(); err != nil {
-		t.Errorf("C_GetInfo during the hang: %v", err)
-	}
-	if err := env.ctl.Clear(); err != nil {
-		t.Fatal(err)
-	}
+	_, err := c.GetInfo()
+	assert.NoError(t, err, "C_GetInfo during the hang")
+	require.NoError(t, env.ctl.Clear())
 	select {
 	case r := <-done:
-		if r.err != nil || len(r.p) != 32 || allZero(r.p) {
-			t.Errorf("released call: %x, %v; want 32 random bytes", r.p, r.err)
-		}
+		assert.NoError(t, r.err, "released call")
+		assert.Len(t, r.p, 32, "released call")
+		assert.False(t, allZero(r.p), "released call: %x; want 32 random bytes", r.p)
 	case <-time.After(5 * time.Second):
-		t.Fatal("C_GenerateRandom still hung 5s after Clear")
+		require.Fail(t, "C_GenerateRandom still hung 5s after Clear")
 	}
 }
 
@@ -380,10 +329,9 @@ func TestInvalidate(t *testing.T) {
 	s := session(t, c)
 	random(t, c, s, 32)
 	set(t, Invalidate())
-	if _, err := c.GetInfo(); err != nil { // takes no session: not this one
-		t.Fatal(err)
-	}
-	_, err := c.GenerateRandom(s, 32)
+	_, err := c.GetInfo() // takes no session: not this one
+	require.NoError(t, err)
+	_, err = c.GenerateRandom(s, 32)
 	wantErr(t, "C_GenerateRandom after invalidate", err, pkcs11.CKR_SESSION_HANDLE_INVALID)
 	s2 := session(t, c) // once per load: new sessions work
 	random(t, c, s2, 32)
@@ -393,36 +341,20 @@ func TestInvalidate(t *testing.T) {
 func TestLogHasNoPIN(t *testing.T) {
 	c := module(t)
 	before, err := ReadLog(env.log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s := session(t, c)
-	if err := c.Login(s, pkcs11.CKU_USER, testPIN); err != nil {
-		t.Fatalf("C_Login: %v", err)
-	}
+	require.NoError(t, c.Login(s, pkcs11.CKU_USER, testPIN), "C_Login")
 	random(t, c, s, 32)
-	if err := c.Logout(s); err != nil {
-		t.Fatalf("C_Logout: %v", err)
-	}
+	require.NoError(t, c.Logout(s), "C_Logout")
 	calls, err := ReadLog(env.log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	added := calls[len(before):]
 	want := []Call{{"C_OpenSession", 0}, {"C_Login", 0}, {"C_GenerateRandom", 0}, {"C_Logout", 0}}
-	if !slices.Equal(added, want) {
-		t.Errorf("log lines added: %v, want %v", added, want)
-	}
-	if Count(calls, "C_Login") != Count(before, "C_Login")+1 {
-		t.Errorf("Count(C_Login) went from %d to %d", Count(before, "C_Login"), Count(calls, "C_Login"))
-	}
+	assert.Equal(t, want, added, "log lines added")
+	assert.Equal(t, Count(before, "C_Login")+1, Count(calls, "C_Login"), "Count(C_Login) after one more C_Login")
 	raw, err := os.ReadFile(env.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(raw, []byte(testPIN)) {
-		t.Error("the call log holds the PIN")
-	}
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), testPIN, "the call log holds the PIN")
 }
 
 // TestConcurrentReloads: readers on their own sessions while the file
@@ -457,6 +389,7 @@ func TestConcurrentReloads(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Errorf("C_GenerateRandom during reloads: %v", err)
+		assert.NoError(t, err, "C_GenerateRandom during reloads")
 	}
+
 }

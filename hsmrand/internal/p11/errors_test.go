@@ -2,9 +2,11 @@ package p11
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
 )
 
 func TestErrorNamesAndClasses(t *testing.T) {
@@ -26,18 +28,17 @@ func TestErrorNamesAndClasses(t *testing.T) {
 	for _, c := range cases {
 		err := wrapCall("C_Fn", pkcs11.Error(c.code))
 		var pe *Error
-		if !errors.As(err, &pe) || pe.Code != c.code || CKRName(c.code) != c.name {
-			t.Errorf("%#x: got %v, name %q; want %q", c.code, err, CKRName(c.code), c.name)
+		if !assert.ErrorAs(t, err, &pe, "%#x", c.code) {
 			continue
 		}
-		if want := "p11: C_Fn: " + c.name + ": "; len(err.Error()) <= len(want) || err.Error()[:len(want)] != want {
-			t.Errorf("%#x: message %q lacks the prefix %q and advice", c.code, err, want)
-		}
-		if !errors.Is(err, pkcs11.Error(c.code)) {
-			t.Errorf("%#x: errors.Is with the pkcs11.Error fails", c.code)
-		}
-		if c.sentinel != nil && !errors.Is(err, c.sentinel) {
-			t.Errorf("%#x: does not match %v", c.code, c.sentinel)
+		assert.Equal(t, c.code, pe.Code, "%#x: the *Error's code", c.code)
+		assert.Equal(t, c.name, CKRName(c.code), "%#x: CKRName", c.code)
+		want := "p11: C_Fn: " + c.name + ": "
+		assert.True(t, strings.HasPrefix(err.Error(), want), "%#x: message %q lacks the prefix %q", c.code, err, want)
+		assert.Greater(t, len(err.Error()), len(want), "%#x: message %q has no advice after the prefix", c.code, err)
+		assert.ErrorIs(t, err, pkcs11.Error(c.code), "%#x: errors.Is with the pkcs11.Error", c.code)
+		if c.sentinel != nil {
+			assert.ErrorIs(t, err, c.sentinel, "%#x", c.code)
 		}
 	}
 }

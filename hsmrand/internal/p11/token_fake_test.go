@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/pkcs11"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // These tests use fakeModule because SoftHSM cannot produce the situations
@@ -27,41 +27,29 @@ func oneToken() map[uint]*fakeToken {
 func TestFakeNoRNG(t *testing.T) {
 	f := newFake("", map[uint]*fakeToken{3: {label: "norng", serial: "N1", flags: pkcs11.CKF_TOKEN_INITIALIZED}})
 	_, err := openFake(t, f, Config{TokenLabel: "norng"}, false)
-	if !errors.Is(err, ErrNoRNG) {
-		t.Fatalf("Open on a token without CKF_RNG: got %v, want ErrNoRNG", err)
-	}
-	if !strings.Contains(err.Error(), "CKF_RNG") || !strings.Contains(err.Error(), `"norng"`) {
-		t.Errorf("error does not name CKF_RNG and the token: %v", err)
-	}
+	require.ErrorIs(t, err, ErrNoRNG, "Open on a token without CKF_RNG")
+	assert.ErrorContains(t, err, "CKF_RNG", "the error names CKF_RNG")
+	assert.ErrorContains(t, err, `"norng"`, "the error names the token")
 	// A Pool treats it as a configuration error too.
-	if _, err := openFake(t, f, Config{TokenLabel: "norng"}, true); !errors.Is(err, ErrNoRNG) {
-		t.Errorf("lenient open: got %v, want ErrNoRNG", err)
-	}
+	_, err = openFake(t, f, Config{TokenLabel: "norng"}, true)
+	assert.ErrorIs(t, err, ErrNoRNG, "lenient open")
 }
 
 func TestFakeChunksAndMinimumDraw(t *testing.T) {
 	f := newFake("", oneToken())
 	tok, err := openFake(t, f, Config{TokenLabel: "kmes"}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	p := make([]byte, 3*MaxChunk+5)
-	if err := tok.GenerateRandom(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tok.GenerateRandom(t.Context(), p))
 	small := make([]byte, 5)
-	if err := tok.GenerateRandom(t.Context(), small); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tok.GenerateRandom(t.Context(), small))
 	_, req := f.stats()
 	want := []int{MaxChunk, MaxChunk, MaxChunk, minDraw, minDraw}
-	if !slices.Equal(req, want) {
-		t.Errorf("C_GenerateRandom lengths = %v, want %v", req, want)
-	}
-	if st := tok.Stats(); st.Calls != 5 || st.Bytes != uint64(3*MaxChunk+2*minDraw) {
-		t.Errorf("Stats calls=%d bytes=%d, want 5 and %d", st.Calls, st.Bytes, 3*MaxChunk+2*minDraw)
-	}
+	assert.Equal(t, want, req, "C_GenerateRandom lengths")
+	st := tok.Stats()
+	assert.Equal(t, uint64(5), st.Calls, "Stats calls")
+	assert.Equal(t, uint64(3*MaxChunk+2*minDraw), st.Bytes, "Stats bytes")
 }
 
 func TestFakeBadBlocks(t *testing.T) {
@@ -84,31 +72,22 @@ func TestFakeBadBlocks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFake("", oneToken())
 			tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{BackoffMin: time.Hour}}, false)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer tok.Close()
 			f.setGen(c.gen)
 			p := bytes.Repeat([]byte{0xFF}, 100)
 			err = tok.GenerateRandom(t.Context(), p)
 			if c.name == "repeated" { // the first block is fine; the second repeats it
-				if err != nil {
-					t.Fatalf("first block: %v", err)
-				}
+				require.NoError(t, err, "first block")
 				err = tok.GenerateRandom(t.Context(), p)
 			}
-			if !errors.Is(err, ErrBadBlock) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("got %v, want ErrBadBlock %q", err, c.want)
-			}
-			if !bytes.Equal(p, make([]byte, len(p))) {
-				t.Error("p not zeroed after a bad block")
-			}
-			if st := tok.Stats(); st.State != StateDown || st.Errors["bad-block"] != 1 {
-				t.Errorf("state %v errors %v, want down with one bad-block", st.State, st.Errors)
-			}
-			if err := tok.GenerateRandom(t.Context(), p); !errors.Is(err, ErrTokenDown) {
-				t.Errorf("during back-off: got %v, want ErrTokenDown", err)
-			}
+			require.ErrorIs(t, err, ErrBadBlock)
+			require.ErrorContains(t, err, c.want)
+			assert.Equal(t, make([]byte, len(p)), p, "p not zeroed after a bad block")
+			st := tok.Stats()
+			assert.Equal(t, StateDown, st.State)
+			assert.Equal(t, uint64(1), st.Errors["bad-block"], "errors %v, want one bad-block", st.Errors)
+			assert.ErrorIs(t, tok.GenerateRandom(t.Context(), p), ErrTokenDown, "during back-off")
 		})
 	}
 }
@@ -116,29 +95,24 @@ func TestFakeBadBlocks(t *testing.T) {
 func TestFakeDeviceRemovedComesBack(t *testing.T) {
 	f := newFake("1234", oneToken())
 	tok, err := openFake(t, f, Config{Serial: "S1", PIN: []byte("1234"), TokenOptions: TokenOptions{BackoffMin: 20 * time.Millisecond, BackoffMax: 40 * time.Millisecond}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	p := make([]byte, 64)
-	if err := tok.GenerateRandom(t.Context(), p); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tok.GenerateRandom(t.Context(), p))
 	// The device is unplugged: the call fails with CKR_DEVICE_REMOVED.
 	f.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_REMOVED) })
 	err = tok.GenerateRandom(t.Context(), p)
-	if !errors.Is(err, ErrTokenDown) || !errors.Is(err, pkcs11.Error(pkcs11.CKR_DEVICE_REMOVED)) ||
-		!strings.Contains(err.Error(), "CKR_DEVICE_REMOVED") || !strings.Contains(err.Error(), "backing off") {
-		t.Fatalf("got %v, want ErrTokenDown naming CKR_DEVICE_REMOVED and the back-off", err)
-	}
+	require.ErrorIs(t, err, ErrTokenDown)
+	require.ErrorIs(t, err, pkcs11.Error(pkcs11.CKR_DEVICE_REMOVED))
+	require.ErrorContains(t, err, "CKR_DEVICE_REMOVED")
+	require.ErrorContains(t, err, "backing off")
 	f.remove(7)
 	f.setGen(nil)
 	// While it is away, calls fail fast, and looking again finds nothing.
 	deadline := time.Now().Add(2 * time.Second)
 	for tok.Stats().Errors["token-not-found"] == 0 && time.Now().Before(deadline) {
-		if err := tok.GenerateRandom(t.Context(), p); !errors.Is(err, ErrTokenDown) && !errors.Is(err, ErrTokenNotFound) {
-			t.Fatalf("while removed: %v", err)
-		}
+		err := tok.GenerateRandom(t.Context(), p)
+		require.True(t, errors.Is(err, ErrTokenDown) || errors.Is(err, ErrTokenNotFound), "while removed: %v, want ErrTokenDown or ErrTokenNotFound", err)
 		time.Sleep(5 * time.Millisecond)
 	}
 	// It comes back in another slot; the token finds it by serial.
@@ -152,44 +126,37 @@ func TestFakeDeviceRemovedComesBack(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatalf("token did not come back: %v", err)
-	}
+	require.NoError(t, err, "token did not come back")
 	st := tok.Stats()
-	if st.State != StateUp || st.Slot != 42 || st.Recoveries != 1 || st.Logins != 2 {
-		t.Errorf("after return: state %v slot %d recoveries %d logins %d; want up, 42, 1, 2", st.State, st.Slot, st.Recoveries, st.Logins)
-	}
+	assert.Equal(t, StateUp, st.State, "after return")
+	assert.Equal(t, uint(42), st.Slot, "after return")
+	assert.Equal(t, uint64(1), st.Recoveries, "after return: recoveries")
+	assert.Equal(t, uint64(2), st.Logins, "after return: logins")
 }
 
 func TestFakeSessionClosedRetriedOnce(t *testing.T) {
 	f := newFake("1234", oneToken())
 	tok, err := openFake(t, f, Config{TokenLabel: "kmes", PIN: []byte("1234")}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	f.closeAll()
-	if err := tok.GenerateRandom(t.Context(), make([]byte, 32)); err != nil {
-		t.Fatalf("after C_CloseAllSessions: %v", err)
-	}
-	if st := tok.Stats(); st.Reopens != 1 || st.Logins != 2 || st.State != StateUp {
-		t.Errorf("reopens %d logins %d state %v; want 1, 2, up", st.Reopens, st.Logins, st.State)
-	}
+	require.NoError(t, tok.GenerateRandom(t.Context(), make([]byte, 32)), "after C_CloseAllSessions")
+	st := tok.Stats()
+	assert.Equal(t, uint64(1), st.Reopens, "reopens")
+	assert.Equal(t, uint64(2), st.Logins, "logins")
+	assert.Equal(t, StateUp, st.State)
 	// A session that dies again on its retry fails that call only: the
 	// retry happens once, not in a loop, and the token stays up.
 	f.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_SESSION_CLOSED) })
 	err = tok.GenerateRandom(t.Context(), make([]byte, 32))
-	if !strings.Contains(err.Error(), "CKR_SESSION_CLOSED") {
-		t.Fatalf("got %v, want CKR_SESSION_CLOSED", err)
-	}
+	require.ErrorContains(t, err, "CKR_SESSION_CLOSED")
 	// Calls: the dead handle and its retry, then the closed session and its
 	// one retry. Four, not more.
-	if _, req := f.stats(); len(req) != 4 {
-		t.Errorf("C_GenerateRandom called %d times, want 4", len(req))
-	}
-	if st := tok.Stats(); st.State != StateUp || st.Reopens != 2 {
-		t.Errorf("state %v reopens %d, want up after one more reopen", st.State, st.Reopens)
-	}
+	_, req := f.stats()
+	assert.Len(t, req, 4, "C_GenerateRandom calls")
+	st = tok.Stats()
+	assert.Equal(t, StateUp, st.State, "want up after one more reopen")
+	assert.Equal(t, uint64(2), st.Reopens, "want up after one more reopen")
 }
 
 // TestFakeWrongPINOnceUnderConcurrency: the PIN stops working while eight
@@ -198,9 +165,7 @@ func TestFakeSessionClosedRetriedOnce(t *testing.T) {
 func TestFakeWrongPINOnceUnderConcurrency(t *testing.T) {
 	f := newFake("1234", oneToken())
 	tok, err := openFake(t, f, Config{TokenLabel: "kmes", PIN: []byte("1234"), TokenOptions: TokenOptions{MaxSessions: 8}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	f.mu.Lock()
 	f.pin = "changed"
@@ -211,32 +176,27 @@ func TestFakeWrongPINOnceUnderConcurrency(t *testing.T) {
 		wg.Go(func() {
 			for range 20 {
 				err := tok.GenerateRandom(t.Context(), make([]byte, 32))
-				if err != nil && !errors.Is(err, ErrLoginFatal) {
-					t.Errorf("got %v, want ErrLoginFatal", err)
+				if err != nil {
+					assert.ErrorIs(t, err, ErrLoginFatal) // assert, not require: not the test's goroutine
 				}
 			}
 		})
 	}
 	wg.Wait()
 	logins, _ := f.stats()
-	if logins != 2 { // the good one at Open, the bad one after the sessions closed
-		t.Errorf("C_Login called %d times, want 2 (once with the changed PIN)", logins)
-	}
+	// The good one at Open, the bad one after the sessions closed.
+	assert.Equal(t, 2, logins, "C_Login calls (once with the changed PIN)")
 	err = tok.GenerateRandom(t.Context(), make([]byte, 32))
-	if !errors.Is(err, ErrLoginFatal) || !strings.Contains(err.Error(), "CKR_PIN_INCORRECT") || !strings.Contains(err.Error(), "not retrying") {
-		t.Errorf("got %v", err)
-	}
-	if st := tok.Stats(); st.State != StateFailed {
-		t.Errorf("state %v, want failed", st.State)
-	}
+	assert.ErrorIs(t, err, ErrLoginFatal)
+	assert.ErrorContains(t, err, "CKR_PIN_INCORRECT")
+	assert.ErrorContains(t, err, "not retrying")
+	assert.Equal(t, StateFailed, tok.Stats().State)
 }
 
 func TestFakeContextAndClose(t *testing.T) {
 	f := newFake("", oneToken())
 	tok, err := openFake(t, f, Config{TokenLabel: "kmes", TokenOptions: TokenOptions{MaxSessions: 1}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	f.setGen(func(n int) ([]byte, error) {
@@ -249,48 +209,31 @@ func TestFakeContextAndClose(t *testing.T) {
 	<-entered
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if err := tok.GenerateRandom(ctx, make([]byte, 32)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("with the only session busy: got %v, want DeadlineExceeded", err)
-	}
+	assert.ErrorIs(t, tok.GenerateRandom(ctx, make([]byte, 32)), context.DeadlineExceeded, "with the only session busy")
 	closed := make(chan error)
 	go func() { closed <- tok.Close() }()
 	select {
 	case <-closed:
-		t.Fatal("Close returned while a call was in flight")
+		require.Fail(t, "Close returned while a call was in flight")
 	case <-time.After(20 * time.Millisecond):
 	}
 	close(release)
-	if err := <-done; err != nil {
-		t.Errorf("call in flight: %v", err)
-	}
-	if err := <-closed; err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if err := tok.GenerateRandom(t.Context(), make([]byte, 32)); !errors.Is(err, ErrClosed) {
-		t.Errorf("after Close: got %v, want ErrClosed", err)
-	}
-	if err := tok.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	assert.NoError(t, <-done, "call in flight")
+	assert.NoError(t, <-closed, "Close")
+	assert.ErrorIs(t, tok.GenerateRandom(t.Context(), make([]byte, 32)), ErrClosed, "after Close")
+	assert.NoError(t, tok.Close(), "second Close")
 }
 
 func TestFakeSeedUnsupported(t *testing.T) {
 	f := newFake("", oneToken())
 	tok, err := openFake(t, f, Config{TokenLabel: "kmes"}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	err = tok.SeedRandom(t.Context(), []byte("seed"))
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "CKR_RANDOM_SEED_NOT_SUPPORTED") {
-		t.Errorf("got %v", err)
-	}
-	if err := tok.SeedRandom(t.Context(), nil); err != nil {
-		t.Errorf("empty seed: %v", err)
-	}
-	if err := tok.GenerateRandom(t.Context(), make([]byte, 32)); err != nil {
-		t.Errorf("token unusable after an unsupported seed: %v", err)
-	}
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.ErrorContains(t, err, "CKR_RANDOM_SEED_NOT_SUPPORTED")
+	assert.NoError(t, tok.SeedRandom(t.Context(), nil), "empty seed")
+	assert.NoError(t, tok.GenerateRandom(t.Context(), make([]byte, 32)), "token unusable after an unsupported seed")
 }
 
 func TestFakePoolFailsOver(t *testing.T) {
@@ -298,45 +241,35 @@ func TestFakePoolFailsOver(t *testing.T) {
 	fb := newFake("", map[uint]*fakeToken{2: {label: "node-b", serial: "B", flags: fakeRNG}})
 	cfg := Config{TokenOptions: TokenOptions{BackoffMin: 30 * time.Millisecond, BackoffMax: 30 * time.Millisecond}}
 	a, err := openFake(t, fa, cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := openFake(t, fb, cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pool := &Pool{tokens: []*Token{a, b}}
 	defer pool.Close()
 	fa.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
 	for i := range 10 {
-		if err := pool.GenerateRandom(t.Context(), make([]byte, 32)); err != nil {
-			t.Fatalf("draw %d with node-a failing: %v", i, err)
-		}
+		require.NoError(t, pool.GenerateRandom(t.Context(), make([]byte, 32)), "draw %d with node-a failing", i)
 	}
 	st := pool.Stats()
-	if st[0].State != StateDown || st[1].Calls != 10 {
-		t.Errorf("node-a %v, node-b calls %d; want down and 10", st[0].State, st[1].Calls)
-	}
+	assert.Equal(t, StateDown, st[0].State, "node-a")
+	assert.Equal(t, uint64(10), st[1].Calls, "node-b calls")
 	// Both down: the pool says so at once, it does not wait for a back-off.
 	fb.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR) })
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if err := pool.GenerateRandom(ctx, make([]byte, 32)); !errors.Is(err, ErrTokenDown) || ctx.Err() != nil {
-		t.Fatalf("every token down: got %v, want ErrTokenDown before the deadline", err)
-	}
+	require.ErrorIs(t, pool.GenerateRandom(ctx, make([]byte, 32)), ErrTokenDown, "every token down")
+	require.NoError(t, ctx.Err(), "every token down: want ErrTokenDown before the deadline")
 	// node-a heals; after its back-off it takes requests again.
 	fa.setGen(nil)
 	time.Sleep(2 * cfg.BackoffMax)
 	fb.setGen(func(int) ([]byte, error) { return nil, pkcs11.Error(pkcs11.CKR_TOKEN_NOT_PRESENT) })
 	for i := range 10 {
-		if err := pool.GenerateRandom(t.Context(), make([]byte, 32)); err != nil {
-			t.Fatalf("draw %d with node-b failing: %v", i, err)
-		}
+		require.NoError(t, pool.GenerateRandom(t.Context(), make([]byte, 32)), "draw %d with node-b failing", i)
 	}
 	st = pool.Stats()
-	if st[0].State != StateUp || st[0].Recoveries != 1 || st[1].State != StateDown {
-		t.Errorf("node-a %v (recoveries %d), node-b %v; want up (1), down", st[0].State, st[0].Recoveries, st[1].State)
-	}
+	assert.Equal(t, StateUp, st[0].State, "node-a")
+	assert.Equal(t, uint64(1), st[0].Recoveries, "node-a recoveries")
+	assert.Equal(t, StateDown, st[1].State, "node-b")
 	// Both fail for good: the pool says so instead of waiting forever.
 	fa.mu.Lock()
 	fa.slots[1].flags = 0
@@ -351,14 +284,15 @@ func TestFakePoolFailsOver(t *testing.T) {
 	// back, node-b's permanent failure does not make the pool's error
 	// permanent.
 	err = pool.GenerateRandom(ctx, make([]byte, 32))
-	if !errors.Is(err, ErrTokenDown) || errors.Is(err, ErrNoRNG) || !strings.Contains(err.Error(), "token 2 of 2") {
-		t.Errorf("node-a down, node-b without RNG: got %v, want ErrTokenDown only, naming token 2's failure", err)
-	}
+	assert.ErrorIs(t, err, ErrTokenDown, "node-a down, node-b without RNG")
+	assert.NotErrorIs(t, err, ErrNoRNG, "node-a down, node-b without RNG: want ErrTokenDown only")
+	assert.ErrorContains(t, err, "token 2 of 2", "node-a down, node-b without RNG: want token 2's failure named")
 	// After its back-off node-a is found without RNG too: now every token
 	// has failed for good, and the pool says so instead of waiting forever.
 	time.Sleep(2 * cfg.BackoffMax)
 	err = pool.GenerateRandom(ctx, make([]byte, 32))
-	if !errors.Is(err, ErrNoRNG) || errors.Is(err, ErrTokenDown) || ctx.Err() != nil {
-		t.Errorf("every token without RNG: got %v, want ErrNoRNG before the deadline", err)
-	}
+	assert.ErrorIs(t, err, ErrNoRNG, "every token without RNG")
+	assert.NotErrorIs(t, err, ErrTokenDown, "every token without RNG")
+	assert.NoError(t, ctx.Err(), "every token without RNG: want ErrNoRNG before the deadline")
+
 }

@@ -1,13 +1,14 @@
 package p11
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseURI(t *testing.T) {
@@ -37,13 +38,10 @@ func TestParseURI(t *testing.T) {
 	}
 	for _, c := range cases {
 		u, err := ParseURI(c.in)
-		if err != nil {
-			t.Errorf("ParseURI(%q): %v", c.in, err)
+		if !assert.NoError(t, err, "ParseURI(%q)", c.in) {
 			continue
 		}
-		if !reflect.DeepEqual(*u, c.want) {
-			t.Errorf("ParseURI(%q) = %#v, want %#v", c.in, u.appendTo(nil, false), c.want.appendTo(nil, false))
-		}
+		assert.Equal(t, c.want, *u, "ParseURI(%q) = %q, want %q", c.in, u.appendTo(nil, false), c.want.appendTo(nil, false))
 	}
 }
 
@@ -79,13 +77,11 @@ func TestParseURIErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := ParseURI(c.in)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("ParseURI(%q) = %v, want an error containing %q", c.in, err, c.want)
+		if !assert.ErrorContains(t, err, c.want, "ParseURI(%q)", c.in) {
 			continue
 		}
-		if !strings.HasPrefix(err.Error(), "p11: ") || strings.Contains(err.Error(), pin) {
-			t.Errorf("ParseURI(%q) error %q must start with p11: and not hold the PIN", c.in, err)
-		}
+		assert.True(t, strings.HasPrefix(err.Error(), "p11: "), "ParseURI(%q) error %q must start with p11: ", c.in, err)
+		assert.NotContains(t, err.Error(), pin, "ParseURI(%q): the error holds the PIN", c.in)
 	}
 }
 
@@ -93,36 +89,28 @@ func TestParseURIErrors(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	const pin = "s3cret-PIN-value"
 	u, err := ParseURI("pkcs11:token=a?module-path=/lib.so&pin-value=" + pin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg, err := u.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	u.Wipe()
 	cfg2 := Config{ModulePath: "/lib.so", PIN: []byte(pin)}
 	for _, v := range []any{u, *u, cfg, &cfg, cfg2, &cfg2} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
-			if s := fmt.Sprintf(verb, v); strings.Contains(s, pin) || strings.Contains(s, fmt.Sprintf("%x", pin)) {
-				t.Errorf("Sprintf(%q, %T) = %q holds the PIN", verb, v, s)
-			}
+			s := fmt.Sprintf(verb, v)
+			assert.NotContains(t, s, pin, "Sprintf(%q, %T) holds the PIN", verb, v)
+			assert.NotContains(t, s, fmt.Sprintf("%x", pin), "Sprintf(%q, %T) holds the PIN in hex", verb, v)
 		}
 	}
-	if !bytes.Equal(cfg.PIN, []byte(pin)) {
-		t.Errorf("Config did not copy the PIN before the URI was wiped")
-	}
-	if got := cfg.String(); !strings.Contains(got, "pin=REDACTED") || !strings.Contains(got, `token="a"`) {
-		t.Errorf("Config.String() = %q", got)
-	}
+	assert.Equal(t, []byte(pin), cfg.PIN, "Config did not copy the PIN before the URI was wiped")
+	got := cfg.String()
+	assert.Contains(t, got, "pin=REDACTED", "Config.String()")
+	assert.Contains(t, got, `token="a"`, "Config.String()")
 }
 
 func TestURIConfigModule(t *testing.T) {
 	dir := t.TempDir()
 	lib := filepath.Join(dir, "libvendor2.so.1")
-	if err := os.WriteFile(lib, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(lib, nil, 0o600))
 	for _, c := range []struct{ uri, want, err string }{
 		{"pkcs11:?module-path=" + lib, lib, ""},
 		{"pkcs11:?module-path=" + dir + "&module-name=vendor2", lib, ""},
@@ -132,15 +120,13 @@ func TestURIConfigModule(t *testing.T) {
 		{"pkcs11:token=a", "", "names no module"},
 	} {
 		u, err := ParseURI(c.uri)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		cfg, err := u.Config()
-		switch {
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("%s: got %v, want error %q", c.uri, err, c.err)
-		case c.err == "" && (err != nil || cfg.ModulePath != c.want):
-			t.Errorf("%s: got %q, %v; want %q", c.uri, cfg.ModulePath, err, c.want)
+		if c.err != "" {
+			assert.ErrorContains(t, err, c.err, c.uri)
+		} else {
+			assert.NoError(t, err, c.uri)
+			assert.Equal(t, c.want, cfg.ModulePath, c.uri)
 		}
 	}
 }
@@ -149,9 +135,7 @@ func TestLoadPIN(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 		return p
 	}
 	crlf := write("crlf", "1234\r\n")
@@ -171,13 +155,14 @@ func TestLoadPIN(t *testing.T) {
 	} {
 		cfg := Config{PINSource: c.src}
 		pin, err := cfg.loadPIN()
-		switch {
-		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
-			t.Errorf("%s: got %v, want error %q", c.src, err, c.err)
-		case c.err == "" && (err != nil || string(pin) != c.want):
-			t.Errorf("%s: got %q, %v; want %q", c.src, pin, err, c.want)
-		case err != nil && strings.Contains(err.Error(), "s3cret"):
-			t.Errorf("%s: the error echoes what may be a PIN: %v", c.src, err)
+		if c.err != "" {
+			assert.ErrorContains(t, err, c.err, c.src)
+		} else {
+			assert.NoError(t, err, c.src)
+			assert.Equal(t, c.want, string(pin), c.src)
+		}
+		if err != nil {
+			assert.NotContains(t, err.Error(), "s3cret", "%s: the error echoes what may be a PIN", c.src)
 		}
 	}
 }
@@ -187,23 +172,23 @@ func TestConfigFromVault(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 	params := map[string]string{"lib": "/opt/fx/libfxpkcs11.so", "slot": "5", "token_label": "from-stanza", "pin": "1234", "key_label": "ignored"}
 	cfg, err := ConfigFromVault(params, getenv)
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	assert.Equal(t, "/opt/fx/libfxpkcs11.so", cfg.ModulePath)
+	assert.Equal(t, "from-env", cfg.TokenLabel, "env must override the stanza")
+	if assert.NotNil(t, cfg.SlotID, "slot") {
+		assert.Equal(t, uint(16), *cfg.SlotID, "env must override the stanza")
 	}
-	if cfg.ModulePath != "/opt/fx/libfxpkcs11.so" || cfg.TokenLabel != "from-env" || cfg.SlotID == nil || *cfg.SlotID != 16 || string(cfg.PIN) != "1234" {
-		t.Errorf("got %v slot %v pin set %v; env must override the stanza", cfg, cfg.SlotID, cfg.PIN != nil)
-	}
+	assert.Equal(t, []byte("1234"), cfg.PIN, "the stanza's PIN")
 	for _, slot := range []string{"010x", "-1", "0x", "+5", "abc"} {
-		if _, err := ConfigFromVault(map[string]string{"lib": "/l.so", "slot": slot}, nil); err == nil {
-			t.Errorf("slot %q accepted", slot)
-		}
+		_, err := ConfigFromVault(map[string]string{"lib": "/l.so", "slot": slot}, nil)
+		assert.Error(t, err, "slot %q accepted", slot)
 	}
-	if cfg, err := ConfigFromVault(map[string]string{"lib": "/l.so", "slot": "010"}, nil); err != nil || *cfg.SlotID != 10 {
-		t.Errorf(`slot "010" must be decimal 10: %v`, err)
+	cfg, err = ConfigFromVault(map[string]string{"lib": "/l.so", "slot": "010"}, nil)
+	if assert.NoError(t, err, `slot "010"`) && assert.NotNil(t, cfg.SlotID, `slot "010"`) {
+		assert.Equal(t, uint(10), *cfg.SlotID, `slot "010" must be decimal 10`)
 	}
-	if _, err := ConfigFromVaultEnv(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), VaultEnvLib) {
-		t.Errorf("no library: got %v", err)
-	}
+	_, err = ConfigFromVaultEnv(func(string) string { return "" })
+	assert.ErrorContains(t, err, VaultEnvLib, "no library")
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -220,9 +205,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxRequest: MaxChunk + 1}}, "want 0 (the default, 65536) or 32 to 65536"},
 		{Config{ModulePath: "/l.so", TokenOptions: TokenOptions{MaxRequest: -1}}, "want 0 (the default, 65536) or 32 to 65536"},
 	} {
-		if err := c.cfg.validate(); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: got %v, want %q", c.cfg, err, c.want)
-		}
+		assert.ErrorContains(t, c.cfg.validate(), c.want, "%v", c.cfg)
 	}
 }
 
@@ -253,12 +236,8 @@ func FuzzParseURI(f *testing.F) {
 		if err == nil {
 			text := string(u.appendTo(nil, false))
 			again, err := ParseURI(text)
-			if err != nil {
-				t.Fatalf("%q: reparse of %q: %v", s, text, err)
-			}
-			if !reflect.DeepEqual(u, again) {
-				t.Fatalf("%q: round trip %q gave %q", s, text, again.appendTo(nil, false))
-			}
+			require.NoError(t, err, "%q: reparse of %q", s, text)
+			require.Equal(t, u, again, "%q: round trip %q gave %q", s, text, again.appendTo(nil, false))
 		}
 		if strings.Contains(s, "PIN-marker") {
 			return
@@ -268,11 +247,12 @@ func FuzzParseURI(f *testing.F) {
 			sep = "&"
 		}
 		u, err = ParseURI(s + sep + "pin-value=" + pin)
-		if err != nil && strings.Contains(err.Error(), "PIN-marker") {
-			t.Fatalf("error %q holds the PIN", err)
+		if err != nil {
+			require.NotContains(t, err.Error(), "PIN-marker", "the error holds the PIN")
+		} else {
+			require.NotContains(t, u.String(), "PIN-marker", "String() holds the PIN")
+			require.NotContains(t, fmt.Sprintf("%#v %+v", u, *u), "PIN-marker", "fmt.Sprintf(\"%#v %+v\") holds the PIN")
 		}
-		if err == nil && (strings.Contains(u.String(), "PIN-marker") || strings.Contains(fmt.Sprintf("%#v %+v", u, *u), "PIN-marker")) {
-			t.Fatalf("String() %q holds the PIN", u.String())
-		}
+
 	})
 }
