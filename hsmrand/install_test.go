@@ -366,28 +366,22 @@ func TestInstalledFailClosedBlocks(t *testing.T) {
 	f := newFakeSource(27)
 	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer, Deadline: 20 * time.Millisecond, PredictionResistance: true})
 	f.set(fakeDown)
-	if err := drain(r, 1000); err == nil {
-		t.Fatal("the buffer did not run dry")
-	}
+	require.Error(t, drain(r, 1000), "the buffer did not run dry")
 	restore := install(t, r)
 	defer restore()
 	done := readInBackground()
 	select {
 	case <-done:
-		t.Fatal("crypto/rand.Read returned with the HSM down under FailClosed")
+		require.Fail(t, "crypto/rand.Read returned with the HSM down under FailClosed")
 	case <-time.After(200 * time.Millisecond):
 	}
-	if r.Stats().InstalledWaits == 0 {
-		t.Error("InstalledWaits not counted")
-	}
+	assert.NotZero(t, r.Stats().InstalledWaits, "InstalledWaits not counted")
 	f.set(fakeOK)
 	select {
 	case p := <-done:
-		if allZero(p) {
-			t.Error("zero output")
-		}
+		assert.False(t, allZero(p), "zero output")
 	case <-time.After(10 * time.Second):
-		t.Fatal("crypto/rand.Read still blocked after the HSM came back")
+		require.Fail(t, "crypto/rand.Read still blocked after the HSM came back")
 	}
 }
 
@@ -403,12 +397,10 @@ func TestInstalledDegradeServes(t *testing.T) {
 		select {
 		case <-readInBackground():
 		case <-time.After(10 * time.Second):
-			t.Fatal("crypto/rand.Read blocked under Degrade")
+			require.Fail(t, "crypto/rand.Read blocked under Degrade")
 		}
 	}
-	if st := r.Stats(); st.State != StateDegraded {
-		t.Errorf("state %v, want degraded", st.State)
-	}
+	assert.Equal(t, StateDegraded, r.Stats().State)
 }
 
 // TestInstalledStickyFailureThenClose: after a permanent failure under
@@ -429,22 +421,19 @@ func TestInstalledStickyFailureThenClose(t *testing.T) {
 	done := readInBackground()
 	select {
 	case <-done:
-		t.Fatal("crypto/rand.Read returned after a permanent failure under FailClosed")
+		require.Fail(t, "crypto/rand.Read returned after a permanent failure under FailClosed")
 	case <-time.After(250 * time.Millisecond):
 	}
 	r.Close()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("crypto/rand.Read still blocked after Close")
+		require.Fail(t, "crypto/rand.Read still blocked after Close")
 	}
-	if _, err := rand.Read(make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := rand.Read(make([]byte, 32))
+	require.NoError(t, err)
 	restore()
-	if rand.Reader != prev {
-		t.Error("restore did not put crypto/rand.Reader back")
-	}
+	assert.True(t, rand.Reader == prev, "restore did not put crypto/rand.Reader back") // interface identity; the standard reader is no pointer
 }
 
 func TestGodebugValue(t *testing.T) {

@@ -80,7 +80,7 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
+			require.Failf(t, "timed out", "%s: not within %v", what, within)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -97,7 +97,7 @@ func bounded[T any](t *testing.T, what string, d time.Duration, f func() T) T {
 	case v := <-ch:
 		return v
 	case <-time.After(d):
-		t.Fatalf("%s has not returned within %v", what, d)
+		require.Failf(t, "blocked", "%s has not returned within %v", what, d)
 		panic("unreachable")
 	}
 }
@@ -257,7 +257,7 @@ func TestNetworkHSMRestartConcurrent(t *testing.T) {
 				_, err := r.GetRandom(32)
 				switch {
 				case err != nil && !errors.Is(err, ErrUnavailable):
-					t.Errorf("GetRandom: %v, want success or ErrUnavailable", err)
+					assert.ErrorIs(t, err, ErrUnavailable, "GetRandom: want success or ErrUnavailable") // not require: another goroutine
 					return
 				case err != nil && p == 1 && !failedDown:
 					failedDown = true
@@ -318,7 +318,7 @@ func TestNetworkHSMRestartInstalled(t *testing.T) {
 	eventually(t, "crypto/rand.Read to wait", netOutage, func() bool { return r.Stats().InstalledWaits > 0 })
 	select {
 	case err := <-done:
-		t.Fatalf("crypto/rand.Read returned (%v) with the HSM away and no HSM byte buffered", err)
+		require.Failf(t, "crypto/rand.Read returned", "with the HSM away and no HSM byte buffered: %v", err)
 	default:
 	}
 
@@ -329,7 +329,7 @@ func TestNetworkHSMRestartInstalled(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("crypto/rand.Read returned %v after the server's start", time.Since(start).Round(time.Millisecond))
 	case <-time.After(netRecover):
-		t.Fatalf("crypto/rand.Read still blocked %v after the server's start; stats %+v", netRecover, r.Stats())
+		require.Failf(t, "crypto/rand.Read still blocked", "%v after the server's start; stats %+v", netRecover, r.Stats())
 	}
 	assert.GreaterOrEqual(t, r.Stats().Tokens[0].Reinitializations, uint64(1))
 }
