@@ -17,16 +17,18 @@ import (
 	"github.com/hsmentropy/hsmentropy/health/assess"
 )
 
-const assessUsage = `Usage: entropyd assess [options] [FILE]
+const assessUsage = `entropyd assess estimates the min-entropy of recorded noise-source samples
+per NIST SP 800-90B.
+
+Usage: entropyd assess [options] [FILE]
        entropyd assess --restart [--iid|--non-iid] [--bits N] [--h-initial H] [--json] FILE
        entropyd assess --conditioning --vetted|--non-vetted --n-in N --n-out N --nw N
                        --h-in H [--h-prime H | FILE] [--json]
 
-Estimates the min-entropy of recorded noise-source samples per NIST SP 800-90B,
-with the numbers of NIST's SP800-90B_EntropyAssessment %s (ea_non_iid, ea_iid,
-ea_restart, ea_conditioning). FILE holds one sample per byte, in its low bits;
-"-" or no FILE reads standard input, so that "entropyd sample ... | entropyd
-assess" works.
+Its numbers are those of NIST's SP800-90B_EntropyAssessment %s (ea_non_iid,
+ea_iid, ea_restart, ea_conditioning). FILE holds one sample per byte, in its
+low bits; "-" or no FILE reads standard input, so that "entropyd sample ... |
+entropyd assess" works.
 
 By default, the initial entropy estimate of Section 3.1.3 (non-IID track, or
 IID with --iid) of at least 1,000,000 samples read sequentially.

@@ -10,12 +10,13 @@ import (
 	"github.com/hsmentropy/hsmentropy/internal/engine"
 )
 
-const sampleUsage = `Usage: entropyd sample [options]
+const sampleUsage = `entropyd sample writes raw samples (one byte each), read straight from a
+source without health testing or mixing, for "entropyd assess".
+
+Usage: entropyd sample [options]
        entropyd sample --restarts R [--per-restart N] [options]
 
-Writes raw samples (one byte each), read straight from a source without health
-testing or mixing, for "entropyd assess". SP 800-90B asks for at least
-1,000,000 samples.
+SP 800-90B asks for at least 1,000,000 samples.
 
 With --restarts, it records R restarts of N samples for the restart tests of
 SP 800-90B Section 3.1.4 ("entropyd assess --restart", which takes R = N =
