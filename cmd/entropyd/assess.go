@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,16 +17,18 @@ import (
 	"github.com/hsmentropy/hsmentropy/health/assess"
 )
 
-const assessUsage = `Usage: entropyd assess [options] [FILE]
+const assessUsage = `entropyd assess estimates the min-entropy of recorded noise-source samples
+per NIST SP 800-90B.
+
+Usage: entropyd assess [options] [FILE]
        entropyd assess --restart [--iid|--non-iid] [--bits N] [--h-initial H] [--json] FILE
        entropyd assess --conditioning --vetted|--non-vetted --n-in N --n-out N --nw N
                        --h-in H [--h-prime H | FILE] [--json]
 
-Estimates the min-entropy of recorded noise-source samples per NIST SP 800-90B,
-with the numbers of NIST's SP800-90B_EntropyAssessment %s (ea_non_iid, ea_iid,
-ea_restart, ea_conditioning). FILE holds one sample per byte, in its low bits;
-"-" or no FILE reads standard input, so that "entropyd sample ... | entropyd
-assess" works.
+Its numbers are those of NIST's SP800-90B_EntropyAssessment %s (ea_non_iid,
+ea_iid, ea_restart, ea_conditioning). FILE holds one sample per byte, in its
+low bits; "-" or no FILE reads standard input, so that "entropyd sample ... |
+entropyd assess" works.
 
 By default, the initial entropy estimate of Section 3.1.3 (non-IID track, or
 IID with --iid) of at least 1,000,000 samples read sequentially.
@@ -278,25 +279,9 @@ func assessNonIID(ctx context.Context, s streams, d *assess.Data, f assessFlags,
 		fmt.Fprintln(s.stdout)
 	}
 	if f.json {
-		return writeJSON(s.stdout, r.Report(info))
+		return assess.WriteJSON(s.stdout, r.Report(info))
 	}
 	return r.WriteTable(s.stdout)
-}
-
-// iidReport is the JSON ea_iid writes with -o: the run header and one test
-// case.
-type iidReport struct {
-	IID                  bool               `json:"IID"`
-	Commandline          string             `json:"commandline"`
-	DateTimeStamp        string             `json:"dateTimeStamp"`
-	ErrorLevel           int                `json:"errorLevel"`
-	Filename             string             `json:"filename"`
-	ReferenceToolVersion string             `json:"referenceToolVersion"`
-	SHA256               string             `json:"sha256"`
-	TestCases            []assess.IIDResult `json:"testCases"`
-	Tool                 string             `json:"tool"`
-	ToolVersion          string             `json:"toolVersion"`
-	Type                 string             `json:"type"`
 }
 
 // assessIID runs the IID track and prints its summary or JSON.
@@ -315,49 +300,11 @@ func assessIID(ctx context.Context, s streams, d *assess.Data, f assessFlags, in
 		return fmt.Errorf("assess: IID track: %w", err)
 	}
 	if f.json {
-		return writeJSON(s.stdout, iidReport{
-			IID:                  true,
-			Commandline:          info.Commandline,
-			DateTimeStamp:        info.DateTimeStamp(),
-			Filename:             info.Filename,
-			ReferenceToolVersion: assess.ReferenceToolVersion,
-			SHA256:               info.SHA256,
-			TestCases:            []assess.IIDResult{r},
-			Tool:                 assess.ToolName,
-			ToolVersion:          info.ToolVersion,
-		})
+		return assess.WriteJSON(s.stdout, r.Report(info))
 	}
-	return writeIIDTable(s.stdout, d, &r)
-}
-
-// writeIIDTable prints the IID verdicts and the estimate.
-func writeIIDTable(w io.Writer, d *assess.Data, r *assess.IIDResult) error {
-	verdict := func(ok bool) string {
-		if ok {
-			return "passed"
-		}
-		return "FAILED"
+	if err := r.WriteTable(s.stdout, d); err != nil || r.Passed() {
+		return err
 	}
-	fmt.Fprintf(w, "IID track (SP 800-90B Section 5), %d samples of %d bits, %d distinct values\n\n", len(d.Symbols), d.Bits, d.K)
-	fmt.Fprintf(w, "Permutation tests (5.1)          %s\n", verdict(r.PassedIIDPermutationTests))
-	fmt.Fprintf(w, "Chi-square tests (5.2.1-5.2.4)   %s\n", verdict(r.PassedChiSquareTests))
-	fmt.Fprintf(w, "LRS test (5.2.5)                 %s\n\n", verdict(r.PassedLongestRepeatedSubstringTest))
-	fmt.Fprintf(w, "Most Common Value (6.3.1): H_original %.6f", r.HOriginal)
-	if r.Bitstring != nil {
-		fmt.Fprintf(w, ", H_bitstring %.6f", r.HBitstring)
-	}
-	fmt.Fprintln(w)
-	if !r.Passed() {
-		fmt.Fprintf(w, "The samples failed an IID test: no entropy may be claimed under the IID assumption;\nrun entropyd assess --non-iid.\n")
-		return nil
-	}
-	_, err := fmt.Fprintf(w, "Assessed min-entropy: %.6f bits per %d-bit sample\n", r.HAssessed, d.Bits)
+	_, err = fmt.Fprintf(s.stdout, "run entropyd assess --non-iid.\n")
 	return err
-}
-
-// writeJSON writes v indented, as the tool does.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "   ")
-	return enc.Encode(v)
 }

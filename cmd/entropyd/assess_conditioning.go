@@ -37,7 +37,7 @@ func assessConditioning(ctx context.Context, s streams, f assessFlags, files []s
 		return usageError("%v", err)
 	}
 	if f.json {
-		return writeJSON(s.stdout, r.Report(info))
+		return assess.WriteJSON(s.stdout, r.Report(info))
 	}
 	return r.WriteText(s.stdout)
 }

@@ -48,7 +48,7 @@ func assessRestart(ctx context.Context, s streams, d *assess.Data, f assessFlags
 		return fmt.Errorf("%s: %w", displayName(info.Filename), err)
 	}
 	if f.json {
-		err = writeJSON(s.stdout, r.Report(info))
+		err = assess.WriteJSON(s.stdout, r.Report(info))
 	} else {
 		err = r.WriteText(s.stdout)
 	}

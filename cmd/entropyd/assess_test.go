@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/hsmentropy/hsmentropy/health/assess"
 	"github.com/hsmentropy/hsmentropy/internal/nistdata"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // sp90bDir returns the sample files of NIST's SP800-90B_EntropyAssessment
@@ -37,13 +38,10 @@ func overall(t *testing.T, js []byte) float64 {
 	var rep struct {
 		TestCases []map[string]any `json:"testCases"`
 	}
-	if err := json.Unmarshal(js, &rep); err != nil {
-		t.Fatalf("%v in %s", err, js)
-	}
+	require.NoError(t, json.Unmarshal(js, &rep), "in %s", js)
+	require.NotEmpty(t, rep.TestCases, "in %s", js)
 	last := rep.TestCases[len(rep.TestCases)-1]
-	if last["testCaseDesc"] != "Overall" {
-		t.Fatalf("last test case is %v", last["testCaseDesc"])
-	}
+	require.Equal(t, "Overall", last["testCaseDesc"], "the last test case")
 	return last["hAssessed"].(float64)
 }
 
@@ -55,45 +53,36 @@ func TestAssessJSONMatchesTool(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			bin := filepath.Join(dir, name+".bin")
 			out, _, err := runCmd(t, nil, "assess", "--json", bin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			tool, err := os.ReadFile(filepath.Join(dir, name+".noniid.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got, want := overall(t, []byte(out)), overall(t, tool)
-			if math.Abs(got-want) > 1e-9*want {
-				t.Errorf("hAssessed = %.17g, the tool's %.17g", got, want)
-			}
+			assert.InEpsilon(t, want, got, 1e-9, "hAssessed, the tool's first")
 			// Every test case, field by field, as the tool wrote it.
 			var ours, theirs struct {
 				IID       bool             `json:"IID"`
 				SHA256    string           `json:"sha256"`
 				TestCases []map[string]any `json:"testCases"`
 			}
-			if err := json.Unmarshal([]byte(out), &ours); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(tool, &theirs); err != nil {
-				t.Fatal(err)
-			}
-			if ours.IID != theirs.IID || ours.SHA256 != theirs.SHA256 || len(ours.TestCases) != len(theirs.TestCases) {
-				t.Fatalf("IID %v, sha256 %s, %d test cases; the tool's %v, %s, %d",
-					ours.IID, ours.SHA256, len(ours.TestCases), theirs.IID, theirs.SHA256, len(theirs.TestCases))
-			}
+			require.NoError(t, json.Unmarshal([]byte(out), &ours))
+			require.NoError(t, json.Unmarshal(tool, &theirs))
+			require.Equal(t, theirs.IID, ours.IID, "IID")
+			require.Equal(t, theirs.SHA256, ours.SHA256, "sha256")
+			require.Len(t, ours.TestCases, len(theirs.TestCases), "test cases")
 			for i, tc := range theirs.TestCases {
 				for k, v := range tc {
 					g, ok := ours.TestCases[i][k]
 					switch want, isNum := v.(float64); {
 					case !ok:
-						t.Errorf("test case %d (%v) lacks %q", i, tc["testCaseDesc"], k)
+						assert.Fail(t, "a field is missing", "test case %d (%v) lacks %q", i, tc["testCaseDesc"], k)
+					case isNum && want == 0:
+						got, _ := g.(float64)
+						assert.InDelta(t, want, got, 0, "test case %d (%v) %s, the tool's first", i, tc["testCaseDesc"], k)
 					case isNum:
-						if got, _ := g.(float64); math.Abs(got-want) > 1e-9*math.Abs(want) {
-							t.Errorf("test case %d (%v) %s = %.17g, the tool's %.17g", i, tc["testCaseDesc"], k, got, want)
-						}
-					case g != v:
-						t.Errorf("test case %d %s = %v, the tool's %v", i, k, g, v)
+						got, _ := g.(float64)
+						assert.InEpsilon(t, want, got, 1e-9, "test case %d (%v) %s, the tool's first", i, tc["testCaseDesc"], k)
+					default:
+						assert.Equal(t, v, g, "test case %d %s, the tool's first", i, k)
 					}
 				}
 			}
@@ -105,21 +94,14 @@ func TestAssessJSONMatchesTool(t *testing.T) {
 // after the file name, and prints the table and the short-data warning.
 func TestAssessStdinAndTable(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(sp90bDir(t), "rand4_short.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out, errOut, err := runCmd(t, raw, "assess", "-", "--bits", "4")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, want := range []string{"Most Common Value", "6.3.1", "LZ78Y Test", "Assessed min-entropy: 3.215488"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, out, want)
 	}
-	if !strings.Contains(errOut, "warning") || !strings.Contains(errOut, "10000 samples") {
-		t.Errorf("stderr lacks the short-data warning: %q", errOut)
-	}
+	assert.Contains(t, errOut, "warning", "stderr lacks the short-data warning")
+	assert.Contains(t, errOut, "10000 samples", "stderr lacks the short-data warning")
 }
 
 func TestAssessErrors(t *testing.T) {
@@ -128,9 +110,7 @@ func TestAssessErrors(t *testing.T) {
 	wide := filepath.Join(dir, "wide.bin")
 	one := filepath.Join(dir, "one.bin")
 	for name, data := range map[string][]byte{empty: nil, wide: {0, 0xff, 3}, one: {5, 5, 5}} {
-		if err := os.WriteFile(name, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(name, data, 0o600))
 	}
 	for _, tc := range []struct {
 		args  []string
@@ -150,31 +130,28 @@ func TestAssessErrors(t *testing.T) {
 		{nil, true, nil, "no command"},
 	} {
 		_, _, err := runCmd(t, nil, tc.args...)
-		switch {
-		case err == nil:
-			t.Errorf("%q: no error", tc.args)
-		case tc.usage != errors.Is(err, errUsage):
-			t.Errorf("%q: usage error %v: %v", tc.args, !tc.usage, err)
-		case tc.is != nil && !errors.Is(err, tc.is):
-			t.Errorf("%q: %v, want %v", tc.args, err, tc.is)
-		case !strings.Contains(err.Error(), tc.text):
-			t.Errorf("%q: %q lacks %q", tc.args, err, tc.text)
+		if !assert.Error(t, err, "%q", tc.args) {
+			continue
 		}
+		assert.Equal(t, tc.usage, errors.Is(err, errUsage), "%q: is a usage error: %v", tc.args, err)
+		if tc.is != nil {
+			assert.ErrorIs(t, err, tc.is, "%q", tc.args)
+		}
+		assert.ErrorContains(t, err, tc.text, "%q", tc.args)
 	}
 }
 
 func TestHelpAndVersion(t *testing.T) {
 	out, _, err := runCmd(t, nil, "help")
-	if err != nil || !strings.Contains(out, "assess") || !strings.Contains(out, "version") {
-		t.Errorf("help: %v\n%s", err, out)
-	}
+	assert.NoError(t, err, "help")
+	assert.Contains(t, out, "assess", "help")
+	assert.Contains(t, out, "version", "help")
 	out, _, err = runCmd(t, nil, "version")
-	if err != nil || !strings.HasPrefix(out, "entropyd ") {
-		t.Errorf("version: %v %q", err, out)
-	}
-	if _, errOut, err := runCmd(t, nil, "assess", "-h"); err == nil || !strings.Contains(errOut, "--bits") && !strings.Contains(errOut, "-bits") {
-		t.Errorf("assess -h: %v\n%s", err, errOut)
-	}
+	assert.NoError(t, err, "version")
+	assert.True(t, strings.HasPrefix(out, "entropyd "), "version: %q does not begin with \"entropyd \"", out)
+	_, errOut, err := runCmd(t, nil, "assess", "-h")
+	assert.Error(t, err, "assess -h")
+	assert.Contains(t, errOut, "--bits", "assess -h")
 }
 
 // TestAssessIID runs the IID track with few shuffles on a short file: it
@@ -183,30 +160,20 @@ func TestHelpAndVersion(t *testing.T) {
 func TestAssessIID(t *testing.T) {
 	dir := sp90bDir(t)
 	out, _, err := runCmd(t, nil, "assess", "--iid", "--json", "--shuffles", "20", filepath.Join(dir, "rand8_short.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var rep, tool struct {
 		IID       bool             `json:"IID"`
 		TestCases []map[string]any `json:"testCases"`
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	js, err := os.ReadFile(filepath.Join(dir, "rand8_short.noniid.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &tool); err != nil {
-		t.Fatal(err)
-	}
-	if !rep.IID {
-		t.Error("IID is false")
-	}
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(js, &tool))
+	assert.True(t, rep.IID, "IID is false")
+	require.NotEmpty(t, rep.TestCases)
+	require.NotEmpty(t, tool.TestCases)
 	for _, k := range []string{"hOriginal", "hBitstring"} {
 		got, want := rep.TestCases[0][k].(float64), tool.TestCases[0][k].(float64)
-		if math.Abs(got-want) > 1e-9*want {
-			t.Errorf("%s = %.17g, the tool's %.17g", k, got, want)
-		}
+		assert.InEpsilon(t, want, got, 1e-9, "%s, the tool's first", k)
 	}
 }

@@ -1,34 +1,26 @@
 package main
 
 import (
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseConfigFile(t *testing.T) {
 	in := "# comment\n\nfeed-interval = 30s\n  file = \" /a b \"  \nhwrng=true\n"
 	got, err := parseConfigFile(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []setting{{"feed-interval", "30s", 3}, {"file", " /a b ", 4}, {"hwrng", "true", 5}}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("setting %d: got %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	assert.Equal(t, want, got)
 	for _, bad := range []string{"novalue\n", "= x\n", "Feed = 1\n", "a b = 1\n", "x = \"y\n", strings.Repeat("x", maxConfigLine+1)} {
-		if _, err := parseConfigFile(strings.NewReader(bad)); err == nil {
-			t.Errorf("parseConfigFile(%.20q) succeeded, want an error", bad)
-		}
+		_, err := parseConfigFile(strings.NewReader(bad))
+		assert.Error(t, err, "parseConfigFile(%.20q) succeeded, want an error", bad)
 	}
 }
 
@@ -43,9 +35,7 @@ func (e env) get(k string) (string, bool) {
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 	return p
 }
 
@@ -54,13 +44,12 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	file := writeFile(t, "entropyd.conf", "feed-interval = 1s\nfeed-bytes = 100\nfile-chunk = 77\nlog-format = json\n")
 	e := env{"ENTROPYD_FEED_BYTES": "200", "ENTROPYD_FILE_CHUNK": "88", "ENTROPYD_CONFIG": file}
 	c, _, err := loadConfig("run", []string{"--file-chunk=99"}, e.get, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.feedInterval != time.Second || c.feedBytes != 200 || c.fileChunk != 99 || c.logFormat != "json" || c.hwrngChunk != 64 {
-		t.Errorf("got interval %v bytes %d chunk %d format %s hwrng-chunk %d; want 1s 200 99 json 64",
-			c.feedInterval, c.feedBytes, c.fileChunk, c.logFormat, c.hwrngChunk)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, c.feedInterval, "feed-interval")
+	assert.Equal(t, 200, c.feedBytes, "feed-bytes")
+	assert.Equal(t, 99, c.fileChunk, "file-chunk")
+	assert.Equal(t, "json", c.logFormat, "log-format")
+	assert.Equal(t, 64, c.hwrngChunk, "hwrng-chunk")
 }
 
 // TestLoadConfigErrors checks that a bad value is an error naming it.
@@ -87,11 +76,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"extra"}, nil, "takes no arguments"},
 	} {
 		_, _, err := loadConfig("run", tc.args, tc.env.get, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errUsage) {
-			t.Errorf("loadConfig(%q, %v) = %v, want a usage error containing %q", tc.args, tc.env, err, tc.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "1234") {
-			t.Errorf("error %q echoes the PIN", err)
+		assert.ErrorContains(t, err, tc.want, "loadConfig(%q, %v)", tc.args, tc.env)
+		assert.ErrorIs(t, err, errUsage, "loadConfig(%q, %v)", tc.args, tc.env)
+		if err != nil {
+			assert.NotContains(t, err.Error(), "1234", "the error echoes the PIN")
 		}
 	}
 }
@@ -106,12 +94,10 @@ func FuzzParseConfigFile(f *testing.F) {
 			return
 		}
 		for _, s := range settings {
-			if s.name == "" || strings.ContainsAny(s.name, " =\"#\n") {
-				t.Fatalf("bad name %q", s.name)
-			}
-			if s.line < 1 || strings.ContainsRune(s.value, '\n') {
-				t.Fatalf("bad setting %+v", s)
-			}
+			require.NotEmpty(t, s.name, "setting %+v", s)
+			require.False(t, strings.ContainsAny(s.name, " =\"#\n"), "bad name %q", s.name)
+			require.GreaterOrEqual(t, s.line, 1, "bad setting %+v", s)
+			require.NotContains(t, s.value, "\n", "bad setting %+v", s)
 		}
 		// Re-encoding the settings parses back to the same settings.
 		var b strings.Builder
@@ -119,13 +105,11 @@ func FuzzParseConfigFile(f *testing.F) {
 			b.WriteString(s.name + " = \"" + s.value + "\"\n")
 		}
 		again, err := parseConfigFile(strings.NewReader(b.String()))
-		if err != nil || len(again) != len(settings) {
-			t.Fatalf("re-parse: %v, %d settings, want %d", err, len(again), len(settings))
-		}
+		require.NoError(t, err, "re-parse")
+		require.Len(t, again, len(settings), "re-parse")
 		for i := range again {
-			if again[i].name != settings[i].name || again[i].value != settings[i].value {
-				t.Fatalf("re-parse: %+v, want %+v", again[i], settings[i])
-			}
+			require.Equal(t, settings[i].name, again[i].name, "re-parse: setting %d", i)
+			require.Equal(t, settings[i].value, again[i].value, "re-parse: setting %d", i)
 		}
 	})
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 )
 
-// errAllFailed is returned when every source has failed (exit status 1;
-// rngd exits 0 there, we do not).
-var errAllFailed = engine.ErrAllFailed
-
 // runRun is entropyd run: it loads the configuration, runs the daemon, and
 // runs it again with the new configuration on SIGHUP.
 func runRun(ctx context.Context, s streams, args []string) error {
@@ -59,8 +55,8 @@ func openFeeders(cfg *runConfig) (*engine.Feeders, error) {
 }
 
 // serve runs the daemon for cfg until ctx is done (nil, nil), every source
-// has failed (nil, errAllFailed), or SIGHUP brings a valid new configuration
-// (it, nil).
+// has failed (nil, engine.ErrAllFailed: exit status 1, where rngd exits 0),
+// or SIGHUP brings a valid new configuration (it, nil).
 func serve(ctx context.Context, cfg *runConfig, log *slog.Logger, hup <-chan os.Signal, reload func() (*runConfig, error)) (*runConfig, error) {
 	feeders, err := openFeeders(cfg)
 	if err != nil {

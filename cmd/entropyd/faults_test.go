@@ -34,17 +34,12 @@ func faultyToken(t *testing.T, pin string, log bool) (env []string, uri string, 
 	}
 	module := faultp11.Module(t)
 	dir, err := softhsmtest.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok, err = dir.InitToken("entropyd-faults", pin, ""); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	tok, err = dir.InitToken("entropyd-faults", pin, "")
+	require.NoError(t, err)
 	cdir := t.TempDir()
 	ctl = faultp11.New(cdir)
-	if err := ctl.Clear(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Clear())
 	env = []string{softhsmtest.ConfEnv + "=" + dir.Conf, faultp11.ControlEnv + "=" + ctl.Path()}
 	if log {
 		env = append(env, faultp11.LogEnv+"="+filepath.Join(cdir, "calls.log"))
@@ -56,9 +51,7 @@ func faultyToken(t *testing.T, pin string, log bool) (env []string, uri string, 
 func callLog(t *testing.T, ctl *faultp11.Control) []faultp11.Call {
 	t.Helper()
 	calls, err := faultp11.ReadLog(filepath.Join(filepath.Dir(ctl.Path()), "calls.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return calls
 }
 
@@ -73,7 +66,7 @@ func waitMetric(t *testing.T, d *daemonProc, series string, want func(float64) b
 			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v (present %v) after %v", series, v, ok, timeout)
+			require.FailNow(t, "metric not as wanted in time", "%s = %v (present %v) after %v", series, v, ok, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -97,9 +90,7 @@ func metricValue(body, series string) (float64, bool) {
 func TestRunTokenRemovedAndBack(t *testing.T) {
 	env, uri, ctl, tok := faultyToken(t, "", false)
 	pinFile := filepath.Join(t.TempDir(), "pin")
-	if err := os.WriteFile(pinFile, []byte(tok.PIN), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pinFile, []byte(tok.PIN), 0o600))
 	args := []string{"--pkcs11-uri", uri, "--pin-file", pinFile, "--feed-interval", "300ms", "--source-timeout", "200ms"}
 	if !mayFeed(t) {
 		args = append(args, "--no-feed")
@@ -108,9 +99,7 @@ func TestRunTokenRemovedAndBack(t *testing.T) {
 	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start`), 10*time.Second)
 	tl := `{serial="` + tok.Serial + `",source="pkcs11",state="up",token="` + tok.Label + `"}`
 
-	if err := ctl.Set(faultp11.Removed(2 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Set(faultp11.Removed(2*time.Second)))
 	waitMetric(t, d, `entropyd_pkcs11_token_state`+tl, func(v float64) bool { return v == 0 }, 5*time.Second)
 	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 0 }, 5*time.Second)
 	// Back by itself, within the removal and the back-off.
@@ -118,16 +107,12 @@ func TestRunTokenRemovedAndBack(t *testing.T) {
 	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 15*time.Second)
 	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=recovery`), 5*time.Second)
 	_, body := d.get("/metrics")
-	if v, _ := metricValue(body, `entropyd_pkcs11_token_recoveries_total{serial="`+tok.Serial+`",source="pkcs11",token="`+tok.Label+`"}`); v < 1 {
-		t.Errorf("token recoveries = %v, want ≥ 1", v)
-	}
-	if v, _ := metricValue(body, `entropyd_feeds_total{result="error"}`); v != 0 {
-		t.Errorf("%v failed feeds: the daemon did not go on while the token was away", v)
-	}
+	v, _ := metricValue(body, `entropyd_pkcs11_token_recoveries_total{serial="`+tok.Serial+`",source="pkcs11",token="`+tok.Label+`"}`)
+	assert.GreaterOrEqual(t, v, 1.0, "token recoveries")
+	v, _ = metricValue(body, `entropyd_feeds_total{result="error"}`)
+	assert.Zero(t, v, "failed feeds: the daemon did not go on while the token was away")
 	lintMetrics(t, body)
-	if code := d.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("exit status after SIGTERM = %d, want 0", code)
-	}
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM), "exit status after SIGTERM")
 }
 
 // TestRunCorruptTokenOutput: the token answers CKR_OK with all-zero bytes;
@@ -138,9 +123,7 @@ func TestRunCorruptTokenOutput(t *testing.T) {
 	env, uri, ctl, tok := faultyToken(t, "", false)
 	d := startDaemon(t, env, "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "200ms")
 	d.waitLog(regexp.MustCompile(`fed the kernel`), 10*time.Second)
-	if err := ctl.Set(faultp11.Output(faultp11.OutputZero, -1)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Set(faultp11.Output(faultp11.OutputZero, -1)))
 	tl := `{code="bad-block",serial="` + tok.Serial + `",source="pkcs11",token="` + tok.Label + `"}`
 	waitMetric(t, d, `entropyd_pkcs11_errors_total`+tl, func(v float64) bool { return v >= 2 }, 10*time.Second)
 	_, body := d.get("/metrics")
@@ -148,18 +131,14 @@ func TestRunCorruptTokenOutput(t *testing.T) {
 		`entropyd_hsm_health_failures_total{kind="intermittent",source="pkcs11",test="rct"}`,
 		`entropyd_hsm_health_failures_total{kind="permanent",source="pkcs11",test="rct"}`,
 	} {
-		if v, ok := metricValue(body, series); !ok || v != 0 {
-			t.Errorf("%s = %v (present %v): zero blocks reached the health tests", series, v, ok)
-		}
+		v, ok := metricValue(body, series)
+		assert.True(t, ok, "%s not present", series)
+		assert.Zero(t, v, "%s: zero blocks reached the health tests", series)
 	}
-	if err := ctl.Clear(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Clear())
 	waitMetric(t, d, `entropyd_hsm_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 10*time.Second)
 	waitMetric(t, d, `entropyd_source_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 1 }, 10*time.Second)
-	if code := d.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("exit status after SIGTERM = %d, want 0", code)
-	}
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM), "exit status after SIGTERM")
 }
 
 // TestRunWrongPINLogsInOnce counts, below miekg/pkcs11, the C_Login calls a
@@ -170,16 +149,12 @@ func TestRunWrongPINLogsInOnce(t *testing.T) {
 	cmd := exec.Command("entropyd", "run", "--no-feed", "--listen", "", "--pkcs11-uri", uri)
 	cmd.Env = append(append(os.Environ(), env...), pinEnv+"=wrong-"+tok.PIN)
 	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() == 0 {
-		t.Fatalf("entropyd with a wrong PIN: %v, want a non-zero exit\n%s", cmd.ProcessState, out)
-	}
+	require.NotNil(t, cmd.ProcessState, "entropyd with a wrong PIN did not run\n%s", out)
+	require.NotZero(t, cmd.ProcessState.ExitCode(), "entropyd with a wrong PIN: want a non-zero exit\n%s", out)
 	calls := callLog(t, ctl)
-	if n := faultp11.Count(calls, "C_Login"); n != 1 {
-		t.Errorf("%d C_Login calls with a wrong PIN, want exactly 1; calls: %v", n, calls)
-	}
-	if !strings.Contains(string(out), "CKR_PIN_INCORRECT") || strings.Contains(string(out), "wrong-"+tok.PIN) {
-		t.Errorf("the output should name CKR_PIN_INCORRECT and not show the PIN:\n%s", out)
-	}
+	assert.Equal(t, 1, faultp11.Count(calls, "C_Login"), "C_Login calls with a wrong PIN; calls: %v", calls)
+	assert.Contains(t, string(out), "CKR_PIN_INCORRECT", "the output should name CKR_PIN_INCORRECT")
+	assert.NotContains(t, string(out), "wrong-"+tok.PIN, "the output shows the PIN")
 }
 
 // TestRunHungTokenStops: a C_GenerateRandom that never returns does not
@@ -188,17 +163,11 @@ func TestRunHungTokenStops(t *testing.T) {
 	env, uri, ctl, _ := faultyToken(t, "", false)
 	d := startDaemon(t, env, "--no-feed", "--pkcs11-uri", uri, "--feed-interval", "200ms", "--source-timeout", "200ms")
 	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=start`), 10*time.Second)
-	if err := ctl.Set(faultp11.Hang("C_GenerateRandom")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctl.Set(faultp11.Hang("C_GenerateRandom")))
 	// Let the refiller run into the hang, and a few periods pass.
 	waitMetric(t, d, `entropyd_hsm_state{source="pkcs11",state="healthy"}`, func(v float64) bool { return v == 0 }, 10*time.Second)
-	if code := d.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("exit status after SIGTERM with the token hung = %d, want 0", code)
-	}
-	if !strings.Contains(d.stderr.String(), "did not close in time") {
-		t.Errorf("the log does not say the hung source was left behind:\n%s", d.stderr)
-	}
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM), "exit status after SIGTERM with the token hung")
+	assert.Contains(t, d.stderr.String(), "did not close in time", "the log does not say the hung source was left behind")
 }
 
 // TestSecretsNeverShown runs entropyd with a known PIN, from a file and from
@@ -211,16 +180,13 @@ func TestSecretsNeverShown(t *testing.T) {
 	const pin = "Xq7-known-PIN-5521"
 	env, uri, ctl, _ := faultyToken(t, pin, false)
 	pinFile := filepath.Join(t.TempDir(), "pin")
-	if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pinFile, []byte(pin+"\n"), 0o600))
 	var shown []string
 	look := func(what, text string) {
 		t.Helper()
 		shown = append(shown, what)
-		if strings.Contains(text, pin) || strings.Contains(text, "Xq7") {
-			t.Errorf("%s shows the PIN:\n%s", what, text)
-		}
+		assert.NotContains(t, text, pin, "%s shows the PIN", what)
+		assert.NotContains(t, text, "Xq7", "%s shows the PIN", what)
 	}
 	for _, run := range []struct {
 		name string
@@ -236,9 +202,7 @@ func TestSecretsNeverShown(t *testing.T) {
 			d := startDaemon(t, append(append([]string(nil), env...), run.env...), args...)
 			d.waitLog(regexp.MustCompile(`fed the kernel`), 10*time.Second)
 			cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/cmdline")
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			look("/proc/PID/cmdline", strings.ReplaceAll(string(cmdline), "\x00", " "))
 			// Faults make the token layer log in again and report errors.
 			ctl.Set(faultp11.Fail("C_GenerateRandom", 0x30, 3), faultp11.Invalidate()) // CKR_DEVICE_ERROR

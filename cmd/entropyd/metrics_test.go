@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/kernelfeed"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -55,9 +56,7 @@ func fullSnapshot() engine.Stats {
 func gatherer(t *testing.T, s engine.Stats) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(newCollector(func() engine.Stats { return s })); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, reg.Register(newCollector(func() engine.Stats { return s })))
 	return reg
 }
 
@@ -66,9 +65,7 @@ func gatherer(t *testing.T, s engine.Stats) *prometheus.Registry {
 // change.
 func TestMetricsGolden(t *testing.T) {
 	mfs, err := gatherer(t, fullSnapshot()).Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var b strings.Builder
 	for _, mf := range mfs {
 		b.WriteString("# HELP " + mf.GetName() + " " + mf.GetHelp() + "\n")
@@ -76,28 +73,18 @@ func TestMetricsGolden(t *testing.T) {
 	}
 	golden := filepath.Join("testdata", "metrics.golden")
 	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(golden, []byte(b.String()), 0o644))
 	}
 	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := b.String(); got != string(want) {
-		t.Errorf("metrics differ from %s (run go test -update after a deliberate change):\n got:\n%s\nwant:\n%s", golden, got, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, string(want), b.String(), "metrics differ from %s (run go test -update after a deliberate change)", golden)
 }
 
 // TestMetricsLint runs promlint, the checks of promtool check metrics.
 func TestMetricsLint(t *testing.T) {
 	problems, err := testutil.GatherAndLint(gatherer(t, fullSnapshot()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	require.NoError(t, err)
+	assert.Empty(t, problems, "promlint problems")
 }
 
 // TestMetricsValues checks a few values built from the snapshot.
@@ -123,12 +110,8 @@ entropyd_source_health_failures_total{kind="permanent",source="hwrng",test="apt"
 entropyd_source_health_failures_total{kind="permanent",source="hwrng",test="rct"} 0
 `
 	names := []string{"entropyd_kernel_entropy_credited_total", "entropyd_last_feed_age_seconds", "entropyd_source_errors_total", "entropyd_source_health_failures_total"}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
-		t.Error(err)
-	}
-	if got := testutil.ToFloat64(stateMetric(t, reg, "healthy")); got != 1 {
-		t.Errorf("source_state{state=healthy} = %v, want 1", got)
-	}
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), names...))
+	assert.Equal(t, 1.0, testutil.ToFloat64(stateMetric(t, reg, "healthy")), "source_state{state=healthy}")
 }
 
 // TestMetricsHSM checks the PKCS#11 source's hsmrand and token metrics.
@@ -162,13 +145,9 @@ entropyd_pkcs11_max_request_bytes{serial="a359c86d25489d00",source="pkcs11",toke
 `
 	names := []string{"entropyd_hsm_requests_total", "entropyd_hsm_health_failures_total", "entropyd_pkcs11_errors_total",
 		"entropyd_pkcs11_logins_total", "entropyd_pkcs11_generate_random_seconds_total", "entropyd_pkcs11_max_request_bytes"}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
-		t.Error(err)
-	}
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), names...))
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() != "entropyd_pkcs11_token_state" && mf.GetName() != "entropyd_hsm_state" {
 			continue
@@ -179,9 +158,7 @@ entropyd_pkcs11_max_request_bytes{serial="a359c86d25489d00",source="pkcs11",toke
 				on++
 			}
 		}
-		if on != 1 {
-			t.Errorf("%s: %d states set, want exactly 1", mf.GetName(), on)
-		}
+		assert.Equal(t, 1, on, "%s: states set", mf.GetName())
 	}
 }
 
@@ -189,9 +166,7 @@ entropyd_pkcs11_max_request_bytes{serial="a359c86d25489d00",source="pkcs11",toke
 func stateMetric(t *testing.T, reg *prometheus.Registry, state string) prometheus.Collector {
 	t.Helper()
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() != "entropyd_source_state" {
 			continue
@@ -206,6 +181,6 @@ func stateMetric(t *testing.T, reg *prometheus.Registry, state string) prometheu
 			}
 		}
 	}
-	t.Fatal(errors.New("no state series " + state))
+	require.FailNow(t, "no state series "+state)
 	return nil
 }

@@ -87,7 +87,7 @@ func TestRunNetworkHSMRestart(t *testing.T) {
 
 	select {
 	case <-d.done:
-		t.Fatalf("entropyd exited: %v", d.err)
+		require.FailNow(t, "entropyd exited", "%v", d.err)
 	default: // the one process started above recovered
 	}
 	assert.Equal(t, 0, d.stop(syscall.SIGTERM))

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/hsmentropy/hsmentropy/hsmrand"
 )
 
 // checkPINFile reports, naming the file, why the file --pin-file names
@@ -54,8 +55,7 @@ func (c *runConfig) pinOrigin(envPIN bool) string {
 // pinHint adds to a login error where the PIN came from and how to give
 // it. The PKCS#11 return code names the failure (the error carries it).
 func (c *runConfig) pinHint(err error, envPIN bool) string {
-	msg := err.Error()
-	if !strings.Contains(msg, "CKR_PIN_") && !strings.Contains(msg, "CKR_USER_NOT_LOGGED_IN") {
+	if !pinRefused(err) {
 		return ""
 	}
 	if o := c.pinOrigin(envPIN); o != "" {
@@ -65,4 +65,24 @@ func (c *runConfig) pinHint(err error, envPIN bool) string {
 		return "; entropyd gave no PIN of its own (--pin-file or " + pinEnv + "): the PIN came from VAULT_HSM_PIN or HSMRAND_URI's pin-source, if any"
 	}
 	return "; entropyd gave no PIN of its own: give it with --pin-file or " + pinEnv + " (or pin-source in the URI)"
+}
+
+// pinRefused reports whether a PKCS#11 call in err's tree (every token's,
+// for a failover list) returned CKR_PIN_* or CKR_USER_NOT_LOGGED_IN.
+func pinRefused(err error) bool {
+	if pe, ok := err.(*hsmrand.PKCS11Error); ok {
+		name := hsmrand.CKRName(pe.Code)
+		return strings.HasPrefix(name, "CKR_PIN_") || name == "CKR_USER_NOT_LOGGED_IN"
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return pinRefused(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if pinRefused(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

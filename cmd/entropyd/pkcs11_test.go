@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // softToken creates a SoftHSM token in a temp dir, for entropyd children
@@ -23,13 +25,9 @@ func softToken(t *testing.T) (*softhsmtest.Dir, *softhsmtest.Token) {
 		softhsmtest.Unavailable(t, err)
 	}
 	dir, err := softhsmtest.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok, err := dir.InitToken("entropyd-test", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return dir, tok
 }
 
@@ -43,9 +41,7 @@ func tokenURI(tok *softhsmtest.Token) string {
 func TestRunSoftHSM(t *testing.T) {
 	dir, tok := softToken(t)
 	pinFile := filepath.Join(t.TempDir(), "pin")
-	if err := os.WriteFile(pinFile, []byte(tok.PIN+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pinFile, []byte(tok.PIN+"\n"), 0o600))
 	args := []string{"--pkcs11-uri", tokenURI(tok), "--pin-file", pinFile, "--feed-interval", "200ms"}
 	root := mayFeed(t)
 	if !root {
@@ -54,51 +50,27 @@ func TestRunSoftHSM(t *testing.T) {
 	}
 	d := startDaemon(t, []string{softhsmtest.ConfEnv + "=" + dir.Conf}, args...)
 	d.waitLog(regexp.MustCompile(`msg="fed the kernel" reason=period`), 10*time.Second)
-	if strings.Contains(d.stderr.String(), tok.PIN) {
-		t.Error("the log shows the PIN")
-	}
+	assert.NotContains(t, d.stderr.String(), tok.PIN, "the log shows the PIN")
 	_, body := d.get("/metrics")
-	if v := metric(t, body, `entropyd_source_state{source="pkcs11",state="healthy"}`); v != 1 {
-		t.Errorf("pkcs11 source healthy = %v, want 1", v)
-	}
-	if v := metric(t, body, `entropyd_source_used_bytes_total{source="pkcs11"}`); v < 2*48 {
-		t.Errorf("pkcs11 bytes used = %v, want ≥ 96 (instantiation and a feed)", v)
-	}
-	if v := metric(t, body, `entropyd_feeds_os_only_total`); v != 0 {
-		t.Errorf("%v feeds from the OS alone with a healthy token", v)
-	}
+	assert.Equal(t, 1.0, metric(t, body, `entropyd_source_state{source="pkcs11",state="healthy"}`), "pkcs11 source healthy")
+	assert.GreaterOrEqual(t, metric(t, body, `entropyd_source_used_bytes_total{source="pkcs11"}`), 2*48.0, "pkcs11 bytes used (instantiation and a feed)")
+	assert.Zero(t, metric(t, body, `entropyd_feeds_os_only_total`), "feeds from the OS alone with a healthy token")
 	// hsmrand's own view of the token: its requests, and the token layer's
 	// C_GenerateRandom calls and logins.
-	if v := metric(t, body, `entropyd_hsm_requests_total{source="pkcs11"}`); v < 1 {
-		t.Errorf("entropyd_hsm_requests_total = %v, want ≥ 1", v)
-	}
+	assert.GreaterOrEqual(t, metric(t, body, `entropyd_hsm_requests_total{source="pkcs11"}`), 1.0, "entropyd_hsm_requests_total")
 	tl := fmt.Sprintf(`{serial=%q,source="pkcs11",token=%q}`, tok.Serial, tok.Label)
-	if v := metric(t, body, `entropyd_pkcs11_generate_random_calls_total`+tl); v < 1 {
-		t.Errorf("entropyd_pkcs11_generate_random_calls_total = %v, want ≥ 1", v)
-	}
-	if v := metric(t, body, `entropyd_pkcs11_logins_total`+tl); v < 1 {
-		t.Errorf("entropyd_pkcs11_logins_total = %v, want ≥ 1 (a PIN is configured)", v)
-	}
-	if v := metric(t, body, `entropyd_pkcs11_token_state{serial=`+strconv.Quote(tok.Serial)+`,source="pkcs11",state="up",token=`+strconv.Quote(tok.Label)+`}`); v != 1 {
-		t.Errorf("token state up = %v, want 1", v)
-	}
+	assert.GreaterOrEqual(t, metric(t, body, `entropyd_pkcs11_generate_random_calls_total`+tl), 1.0, "entropyd_pkcs11_generate_random_calls_total")
+	assert.GreaterOrEqual(t, metric(t, body, `entropyd_pkcs11_logins_total`+tl), 1.0, "entropyd_pkcs11_logins_total (a PIN is configured)")
+	assert.Equal(t, 1.0, metric(t, body, `entropyd_pkcs11_token_state{serial=`+strconv.Quote(tok.Serial)+`,source="pkcs11",state="up",token=`+strconv.Quote(tok.Label)+`}`), "token state up")
 	if root {
-		if !fedRE.MatchString(d.stderr.String()) {
-			t.Errorf("no start-up feed through the ioctl in the log")
-		}
-		if v := metric(t, body, "entropyd_kernel_fed_bytes_total"); v < 2*defaultFeedBytes {
-			t.Errorf("entropyd_kernel_fed_bytes_total = %v, want ≥ %d", v, 2*defaultFeedBytes)
-		}
+		assert.Regexp(t, fedRE, d.stderr.String(), "no start-up feed through the ioctl in the log")
+		assert.GreaterOrEqual(t, metric(t, body, "entropyd_kernel_fed_bytes_total"), float64(2*defaultFeedBytes), "entropyd_kernel_fed_bytes_total")
 	}
 	lintMetrics(t, body)
 	before := len(d.stderr.String())
-	if code := d.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("exit status after SIGTERM = %d, want 0", code)
-	}
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM), "exit status after SIGTERM")
 	// A clean stop is not an outage: nothing after the signal warns.
-	if tail := d.stderr.String()[before:]; strings.Contains(tail, "level=WARN") {
-		t.Errorf("the stop logged a warning:\n%s", tail)
-	}
+	assert.NotContains(t, d.stderr.String()[before:], "level=WARN", "the stop logged a warning")
 }
 
 // TestRunWrongPIN: a wrong PIN ends entropyd at once with exit status 3
@@ -110,33 +82,21 @@ func TestRunWrongPIN(t *testing.T) {
 	cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf, pinEnv+"=wrong-"+tok.PIN)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitLogin {
-		t.Fatalf("exit: %v, want status %d\n%s", err, exitLogin, out)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v to give up: retrying?", d)
-	}
-	if n := strings.Count(string(out), "C_Login: CKR_PIN_INCORRECT"); n != 1 {
-		t.Errorf("the output names C_Login: CKR_PIN_INCORRECT %d times, want once (one login attempt):\n%s", n, out)
-	}
-	if strings.Contains(string(out), "wrong-"+tok.PIN) {
-		t.Errorf("the output shows the PIN:\n%s", out)
-	}
+	require.NotNil(t, cmd.ProcessState, "exit: %v\n%s", err, out)
+	require.Equal(t, exitLogin, cmd.ProcessState.ExitCode(), "exit: %v\n%s", err, out)
+	assert.LessOrEqual(t, time.Since(start), 5*time.Second, "took this long to give up: retrying?")
+	assert.Equal(t, 1, strings.Count(string(out), "C_Login: CKR_PIN_INCORRECT"), "times the output names C_Login: CKR_PIN_INCORRECT (one login attempt):\n%s", out)
+	assert.NotContains(t, string(out), "wrong-"+tok.PIN, "the output shows the PIN")
 	// The token still takes the right PIN: it was not locked by retries.
 	cmd = exec.Command("entropyd", "check", "--no-feed", "--pkcs11-uri", tokenURI(tok))
 	cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf, pinEnv+"="+tok.PIN)
 	out, err = cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("check with the right PIN: %v\n%s", err, out)
-	} else if !regexp.MustCompile(`(?m)^pkcs11 +healthy .* ok$`).Match(out) {
-		t.Errorf("check does not report the token healthy:\n%s", out)
-	} else if strings.Contains(string(out), "not delivering") {
-		t.Errorf("a successful check ended with a warning that the token is not delivering:\n%s", out)
-	}
+	require.NoError(t, err, "check with the right PIN:\n%s", out)
+	assert.Regexp(t, `(?m)^pkcs11 +healthy .* ok$`, string(out), "check does not report the token healthy")
+	assert.NotContains(t, string(out), "not delivering", "a successful check ended with a warning that the token is not delivering")
 	// SoftHSM sets CKF_USER_PIN_COUNT_LOW after the wrong PIN: logged.
-	if !strings.Contains(string(out), "level=WARN") || !strings.Contains(string(out), "CKF_USER_PIN_COUNT_LOW") {
-		t.Errorf("the low PIN count after a wrong PIN is not logged:\n%s", out)
-	}
+	assert.Contains(t, string(out), "level=WARN", "the low PIN count after a wrong PIN is not logged")
+	assert.Contains(t, string(out), "CKF_USER_PIN_COUNT_LOW", "the low PIN count after a wrong PIN is not logged")
 }
 
 // TestRunPINFileBounded: --pin-file is read with a bound: /dev/zero (or a
@@ -145,18 +105,16 @@ func TestRunWrongPIN(t *testing.T) {
 func TestRunPINFileBounded(t *testing.T) {
 	dir, tok := softToken(t)
 	huge := filepath.Join(t.TempDir(), "huge")
-	if err := os.WriteFile(huge, []byte(strings.Repeat("9", 1<<20)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(huge, []byte(strings.Repeat("9", 1<<20)), 0o600))
 	for _, pinFile := range []string{"/dev/zero", huge} {
 		cmd := exec.Command("entropyd", "check", "--no-feed", "--pkcs11-uri", tokenURI(tok), "--pin-file", pinFile)
 		cmd.Env = append(os.Environ(), softhsmtest.ConfEnv+"="+dir.Conf)
 		out, err := cmd.CombinedOutput()
-		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitLogin {
-			t.Errorf("--pin-file %s: %v, want exit status %d\n%s", pinFile, err, exitLogin, out)
+		if assert.NotNil(t, cmd.ProcessState, "--pin-file %s: %v\n%s", pinFile, err, out) {
+			assert.Equal(t, exitLogin, cmd.ProcessState.ExitCode(), "--pin-file %s: exit status: %v\n%s", pinFile, err, out)
 		}
-		if !strings.Contains(string(out), "holds more than 256 bytes") || strings.Contains(string(out), "9999") || strings.Contains(string(out), "\x00") {
-			t.Errorf("--pin-file %s: the message must say the file is too long and show none of it:\n%s", pinFile, out)
-		}
+		assert.Contains(t, string(out), "holds more than 256 bytes", "--pin-file %s: the message must say the file is too long", pinFile)
+		assert.NotContains(t, string(out), "9999", "--pin-file %s: the message shows the file", pinFile)
+		assert.NotContains(t, string(out), "\x00", "--pin-file %s: the message shows the file", pinFile)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestProgressBar(t *testing.T) {
@@ -17,9 +19,7 @@ func TestProgressBar(t *testing.T) {
 		{13, 12, "[########################]"},
 		{0, 0, "[........................]"},
 	} {
-		if got := bar(c.done, c.total); got != c.want {
-			t.Errorf("bar(%d, %d) = %q, want %q", c.done, c.total, got, c.want)
-		}
+		assert.Equal(t, c.want, bar(c.done, c.total), "bar(%d, %d)", c.done, c.total)
 	}
 	// On a terminal the line is rewritten in place, then cleared; elsewhere
 	// nothing is written.
@@ -27,14 +27,13 @@ func TestProgressBar(t *testing.T) {
 	p := &progress{w: &b}
 	p.estimators(3, 12, "Markov")
 	p.done()
-	if out := b.String(); !strings.HasPrefix(out, "\r\033[K[######") || !strings.Contains(out, "3 of 12 estimators done (Markov)") || !strings.HasSuffix(out, "\r\033[K") {
-		t.Errorf("terminal output %q", out)
-	}
+	out := b.String()
+	assert.True(t, strings.HasPrefix(out, "\r\033[K[######"), "terminal output %q does not begin by clearing the line and drawing the bar", out)
+	assert.Contains(t, out, "3 of 12 estimators done (Markov)")
+	assert.True(t, strings.HasSuffix(out, "\r\033[K"), "terminal output %q does not end by clearing the line", out)
 	b.Reset()
 	q := newProgress(&b)
 	q.shuffles(5, 10)
 	q.done()
-	if b.Len() != 0 {
-		t.Errorf("not a terminal, yet progress wrote %q", b.String())
-	}
+	assert.Empty(t, b.String(), "not a terminal, yet progress wrote")
 }

@@ -1,24 +1,22 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/hsmentropy/hsmentropy/internal/engine"
 )
 
-const sampleUsage = `Usage: entropyd sample [options]
+const sampleUsage = `entropyd sample writes raw samples (one byte each), read straight from a
+source without health testing or mixing, for "entropyd assess".
+
+Usage: entropyd sample [options]
        entropyd sample --restarts R [--per-restart N] [options]
 
-Writes raw samples (one byte each), read straight from a source without health
-testing or mixing, for "entropyd assess". SP 800-90B asks for at least
-1,000,000 samples.
+SP 800-90B asks for at least 1,000,000 samples.
 
 With --restarts, it records R restarts of N samples for the restart tests of
 SP 800-90B Section 3.1.4 ("entropyd assess --restart", which takes R = N =
@@ -84,9 +82,9 @@ func runSample(ctx context.Context, s streams, args []string) error {
 	case *restarts == 0 && set["per-restart"]:
 		return usageError("--per-restart applies to --restarts only")
 	}
-	open, err := sampleOpener(*src, *device)
+	open, err := engine.RawOpener(*src, *device)
 	if err != nil {
-		return err
+		return usageError("invalid value for --source: %v", err)
 	}
 	rows, rowLen := 1, *n
 	if *restarts > 0 {
@@ -102,7 +100,7 @@ func runSample(ctx context.Context, s streams, args []string) error {
 		defer f.Close()
 		w = f
 	}
-	if err := writeRows(ctx, open, w, rows, rowLen); err != nil {
+	if err := engine.Record(ctx, open, w, rows, rowLen); err != nil {
 		return fmt.Errorf("sample: %w", err)
 	}
 	if f, ok := w.(*os.File); ok && f != os.Stdout {
@@ -111,89 +109,9 @@ func runSample(ctx context.Context, s streams, args []string) error {
 	return nil
 }
 
-// writeRows writes rows runs of n samples to w, opening the source afresh
-// for each.
-func writeRows(ctx context.Context, open opener, w io.Writer, rows int, n int64) error {
-	bw := bufio.NewWriter(w)
-	for r := range rows {
-		if err := sampleRow(ctx, open, bw, n); err != nil {
-			if rows > 1 {
-				err = fmt.Errorf("restart %d of %d: %w", r+1, rows, err)
-			}
-			return err
-		}
-	}
-	return bw.Flush()
-}
-
 // Bounds on --restarts and --per-restart, so that a typo cannot ask for
 // terabytes; SP 800-90B asks for 1000 of each.
 const (
 	maxRestarts   = 1_000_000
 	maxPerRestart = 1_000_000
 )
-
-// sampleRow opens the source, copies n samples from it to w and closes it.
-// A source that ends before giving any sample is opened again, up to
-// emptyReopens times: a FIFO whose previous writer had not yet closed it.
-func sampleRow(ctx context.Context, open opener, w io.Writer, n int64) error {
-	for range emptyReopens {
-		got, err := sampleOnce(ctx, open, w, n)
-		switch {
-		case err != nil:
-			return err
-		case got == 0:
-			continue
-		case got < n:
-			return fmt.Errorf("source ended after %d of %d samples", got, n)
-		}
-		return nil
-	}
-	return fmt.Errorf("source ended %d times without a sample", emptyReopens)
-}
-
-// emptyReopens bounds the openings of a row that find the source empty.
-const emptyReopens = 3
-
-// sampleOnce opens the source and copies at most n samples to w.
-func sampleOnce(ctx context.Context, open opener, w io.Writer, n int64) (int64, error) {
-	r, err := open(ctx)
-	if err != nil {
-		return 0, err
-	}
-	got, err := io.Copy(w, io.LimitReader(ctxReader{ctx, r}, n))
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
-	return got, err
-}
-
-// opener opens a source's raw byte stream (engine.Source's Open).
-type opener func(ctx context.Context) (io.ReadCloser, error)
-
-// sampleOpener returns the opener of a source by name, raw. Each call opens
-// it afresh; a regular file's offset carries over from one to the next.
-func sampleOpener(name, device string) (opener, error) {
-	switch {
-	case name == engine.OSName:
-		return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(engine.OSReader()), nil }, nil
-	case name == engine.HwrngName:
-		return engine.NewFileSource("", device).Open, nil
-	case strings.HasPrefix(name, "file:"):
-		return engine.NewFileSource("", strings.TrimPrefix(name, "file:")).Open, nil
-	}
-	return nil, usageError("invalid value for --source: %q is not hwrng, os or file:PATH", name)
-}
-
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

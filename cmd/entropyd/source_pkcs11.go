@@ -28,7 +28,9 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 	// An empty variable counts as unset.
 	pin := os.Getenv(pinEnv)
 	havePIN := pin != ""
-	vaultPIN := cfg.pkcs11URI == "" && os.Getenv("VAULT_HSM_PIN") != ""
+	// A PIN in hc comes from Vault's VAULT_HSM_PIN, which ConfigFromEnv
+	// (the one reader of Vault's variables) read for --pkcs11-from-env.
+	vaultPIN := len(hc.PIN) > 0
 	switch {
 	case cfg.pinFile != "" && havePIN:
 		clear(hc.PIN)
@@ -61,28 +63,10 @@ func pkcs11Config(cfg *runConfig) (hsmrand.Config, error) {
 		// wiped anyway (/proc/PID/environ keeps it). --pin-file is better.
 		hc.PIN = []byte(pin)
 	}
-	if cfg.pkcs11MaxReq != 0 {
-		hc.MaxRequest = cfg.pkcs11MaxReq
-	}
-	// One shard, prediction resistance: every read takes fresh token bytes,
-	// so the source is as fast as the token and no faster.
-	hc.Policy = hsmrand.FailClosed
-	hc.PredictionResistance = true
-	hc.Shards = 1
-	// The mixer's OS input must not wait for the kernel RNG to be ready
-	// (early boot): see engine.OSReader.
-	hc.OS = engine.OSReader()
-	hc.Deadline = cfg.sourceTimeout
-	// Buffered token bytes last no longer than a feed period: no seed
-	// material waits longer, and the token is asked at least once a
-	// period. A feed takes 48 HSM bytes, so the smallest buffer hsmrand
-	// allows (2 KiB, 42 feeds) is plenty; a larger one would only be drawn
-	// and wiped unused every period, at a fleet's cost on the HSM. The
-	// probe shows an outage within its interval when the period is longer.
-	hc.MaxBufferAge = cfg.feedInterval
-	hc.HSMBuffer = hsmrand.MinHSMBuffer
-	hc.ProbeInterval = cfg.pkcs11Probe
-	return hc, nil
+	return engine.PKCS11Config(hc, engine.PKCS11Options{
+		FeedInterval: cfg.feedInterval, Deadline: cfg.sourceTimeout,
+		ProbeInterval: cfg.pkcs11Probe, MaxRequest: cfg.pkcs11MaxReq,
+	}), nil
 }
 
 // openPKCS11 opens the token cfg names, waiting at most --startup-timeout

@@ -24,21 +24,12 @@ func newSources(ctx context.Context, cfg *runConfig, log *slog.Logger) ([]engine
 	for _, kind := range sourceKinds() {
 		s, err := kind(ctx, cfg, log)
 		if err != nil {
-			closeSources(specs)
+			engine.CloseSources(specs)
 			return nil, err
 		}
 		specs = append(specs, s...)
 	}
 	return specs, nil
-}
-
-// closeSources closes the sources that hold something open.
-func closeSources(specs []engine.Spec) {
-	for _, s := range specs {
-		if c, ok := s.Source.(interface{ Close() error }); ok {
-			c.Close()
-		}
-	}
 }
 
 // hwrngSources is the hardware RNG with --hwrng.
@@ -84,7 +75,7 @@ func newEngine(ctx context.Context, cfg *runConfig, feeders *engine.Feeders, log
 		Log: log,
 	})
 	if err != nil {
-		closeSources(specs)
+		engine.CloseSources(specs)
 		return nil, err
 	}
 	return e, nil

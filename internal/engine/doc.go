@@ -51,4 +51,15 @@
 //   - The OS source reads getrandom(2) with GRND_INSECURE (OSReader): OS
 //     bytes are never what the engine counts on for strength before the
 //     kernel is ready, only the mixers' additional input.
+//   - A token source (PKCS11Config) fails closed, with one shard and
+//     prediction resistance, so that every read takes fresh token bytes;
+//     its buffered token bytes last at most one feed interval, in the
+//     smallest buffer hsmrand allows.
+//
+// # Recording
+//
+// Record copies a source's raw bytes (RawOpener: no health test, no mixing)
+// for an SP 800-90B assessment, opening the source afresh for each row of a
+// restart test. It never opens a PKCS#11 token: raw HSM bytes are never
+// written anywhere.
 package engine
