@@ -12,7 +12,7 @@ import (
 // bytes for every read, buffered no longer than a feed period, the
 // engine's deadline and probe, and the MaxRequest given (0 keeps hc's).
 func TestPKCS11Config(t *testing.T) {
-	hc := hsmrand.Config{URI: "pkcs11:token=x", MaxRequest: 4096}
+	hc := hsmrand.Config{URI: "pkcs11:token=x", TokenOptions: hsmrand.TokenOptions{MaxRequest: 4096}}
 	hc.Policy = hsmrand.Degrade
 	hc.Shards = 4
 	got := PKCS11Config(hc, PKCS11Options{FeedInterval: 7 * time.Second, Deadline: 3 * time.Second, ProbeInterval: time.Minute})
