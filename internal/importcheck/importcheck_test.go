@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const module = "github.com/hsmentropy/hsmentropy"
@@ -47,22 +50,16 @@ type pkgInfo struct {
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list packages: %v", err)
-	}
+	require.NoError(t, err, "the go command is needed to list packages")
 	cmd := exec.Command(gobin, "list", "-e", "-deps=false",
 		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}`, module+"/...")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
+	require.NoError(t, err, "go list")
 	var pkgs []pkgInfo
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 3 {
-			t.Fatalf("go list: unexpected line %q", line)
-		}
+		require.Len(t, f, 3, "go list: unexpected line %q", line)
 		pkgs = append(pkgs, pkgInfo{f[0], strings.Fields(f[1]), strings.Fields(f[2])})
 	}
 	return pkgs
@@ -98,9 +95,7 @@ func ruleFor(pkg string) (rule, bool) {
 
 func TestDependencyRules(t *testing.T) {
 	pkgs := listPackages(t)
-	if len(pkgs) == 0 {
-		t.Fatal("go list found no packages")
-	}
+	require.NotEmpty(t, pkgs, "go list found no packages")
 	for _, p := range pkgs {
 		r, ok := ruleFor(p.path)
 		if !ok {
@@ -117,9 +112,7 @@ func TestDependencyRules(t *testing.T) {
 					break
 				}
 			}
-			if !allowed {
-				t.Errorf("%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
-			}
+			assert.True(t, allowed, "%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
 		}
 	}
 }
@@ -128,8 +121,8 @@ func TestImportOwners(t *testing.T) {
 	for _, p := range listPackages(t) {
 		for _, imp := range p.imports {
 			for mod, owner := range owners {
-				if hasPrefix(imp, mod) && !hasPrefix(p.path, owner) {
-					t.Errorf("%s imports %s; only %s may", p.path, imp, owner)
+				if hasPrefix(imp, mod) {
+					assert.True(t, hasPrefix(p.path, owner), "%s imports %s; only %s may", p.path, imp, owner)
 				}
 			}
 		}
@@ -145,9 +138,7 @@ func TestLibrariesDoNotImportUpward(t *testing.T) {
 				continue
 			}
 			for _, d := range p.deps {
-				if hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) {
-					t.Errorf("%s depends on %s", p.path, d)
-				}
+				assert.False(t, hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")), "%s depends on %s", p.path, d)
 			}
 		}
 	}
