@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 const module = "github.com/hsmentropy/hsmentropy"
@@ -50,16 +47,22 @@ type pkgInfo struct {
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to list packages")
+	if err != nil {
+		t.Fatalf("the go command is needed to list packages: %v", err)
+	}
 	cmd := exec.Command(gobin, "list", "-e", "-deps=false",
 		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}`, module+"/...")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.Output()
-	require.NoError(t, err, "go list")
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
 	var pkgs []pkgInfo
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		f := strings.Split(line, "\t")
-		require.Len(t, f, 3, "go list: unexpected line %q", line)
+		if len(f) != 3 {
+			t.Fatalf("go list: unexpected line %q", line)
+		}
 		pkgs = append(pkgs, pkgInfo{f[0], strings.Fields(f[1]), strings.Fields(f[2])})
 	}
 	return pkgs
@@ -95,7 +98,9 @@ func ruleFor(pkg string) (rule, bool) {
 
 func TestDependencyRules(t *testing.T) {
 	pkgs := listPackages(t)
-	require.NotEmpty(t, pkgs, "go list found no packages")
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages")
+	}
 	for _, p := range pkgs {
 		r, ok := ruleFor(p.path)
 		if !ok {
@@ -112,7 +117,9 @@ func TestDependencyRules(t *testing.T) {
 					break
 				}
 			}
-			assert.True(t, allowed, "%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
+			if !allowed {
+				t.Errorf("%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
+			}
 		}
 	}
 }
@@ -121,8 +128,8 @@ func TestImportOwners(t *testing.T) {
 	for _, p := range listPackages(t) {
 		for _, imp := range p.imports {
 			for mod, owner := range owners {
-				if hasPrefix(imp, mod) {
-					assert.True(t, hasPrefix(p.path, owner), "%s imports %s; only %s may", p.path, imp, owner)
+				if hasPrefix(imp, mod) && !hasPrefix(p.path, owner) {
+					t.Errorf("%s imports %s; only %s may", p.path, imp, owner)
 				}
 			}
 		}
@@ -138,7 +145,9 @@ func TestLibrariesDoNotImportUpward(t *testing.T) {
 				continue
 			}
 			for _, d := range p.deps {
-				assert.False(t, hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")), "%s depends on %s", p.path, d)
+				if hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) {
+					t.Errorf("%s depends on %s", p.path, d)
+				}
 			}
 		}
 	}
