@@ -3,6 +3,8 @@ package health
 import (
 	"crypto/rand"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // blockSize is the size of one HSM read: the tester must keep up with it.
@@ -15,14 +17,12 @@ func BenchmarkTester8bit(b *testing.B) {
 	block := make([]byte, blockSize)
 	rand.Read(block)
 	tr, err := NewTester(DefaultHSMConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.SetBytes(blockSize)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := tr.Test(block); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 	}
 }
@@ -36,14 +36,12 @@ func BenchmarkTester1bit(b *testing.B) {
 		block[i] &= 1
 	}
 	tr, err := NewTester(Config{MinEntropy: 1, BitsPerSample: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.SetBytes(blockSize)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := tr.Test(block); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 	}
 }

@@ -3,6 +3,9 @@ package health
 import (
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // boundaryConfigs are the configurations whose cutoffs TestRCTBoundary and
@@ -35,14 +38,10 @@ var publishedCutoffs = map[string]struct{ rct, apt int }{
 func TestBoundaryCutoffsPublished(t *testing.T) {
 	cfgs := boundaryConfigs()
 	for name, want := range publishedCutoffs {
-		cfg, ok := cfgs[name]
-		if !ok {
-			t.Fatalf("%s: not among the boundary configurations", name)
-		}
-		st := newTester(t, cfg).Stats()
-		if st.RCT.Cutoff != want.rct || st.APT.Cutoff != want.apt {
-			t.Errorf("%s: RCT cutoff %d, APT cutoff %d; want %d and %d", name, st.RCT.Cutoff, st.APT.Cutoff, want.rct, want.apt)
-		}
+		require.Contains(t, cfgs, name, "not among the boundary configurations")
+		st := newTester(t, cfgs[name]).Stats()
+		assert.Equal(t, want.rct, st.RCT.Cutoff, "%s: RCT cutoff", name)
+		assert.Equal(t, want.apt, st.APT.Cutoff, "%s: APT cutoff", name)
 	}
 }
 
@@ -86,21 +85,17 @@ func TestRCTBoundary(t *testing.T) {
 // cutoff under test.
 func checkRunFailures(t *testing.T, fs []Failure, intermittent int, kind Kind, cutoff, length int, start int64) {
 	t.Helper()
-	want := max(0, length-intermittent+1)
-	if len(fs) != want {
-		t.Fatalf("%d failures, want %d: %+v", len(fs), want, fs)
-	}
+	require.Len(t, fs, max(0, length-intermittent+1), "failures")
 	for i, f := range fs {
 		count := intermittent + i
 		wantKind, wantCutoff := Intermittent, intermittent
 		if kind == Permanent && count == cutoff {
 			wantKind, wantCutoff = Permanent, cutoff
 		}
-		wantOff := start + int64(count) - 1
-		if f.Test != RCT || f.Kind != wantKind || f.Count != count || f.Cutoff != wantCutoff || f.Offset != wantOff || f.StartUp != (i > 0) {
-			t.Errorf("failure %d = %+v, want RCT %v count %d cutoff %d offset %d start-up %v",
-				i, f, wantKind, count, wantCutoff, wantOff, i > 0)
-		}
+		// Escalated is not under test here.
+		want := Failure{Test: RCT, Kind: wantKind, Count: count, Cutoff: wantCutoff,
+			Offset: start + int64(count) - 1, StartUp: i > 0, Escalated: f.Escalated}
+		assert.Equal(t, want, f, "failure %d", i)
 	}
 }
 
@@ -125,31 +120,23 @@ func TestAPTBoundary(t *testing.T) {
 					a := byte((int(prefix[len(prefix)-1]) + 1) % m)
 					win := spread(w, k, a, m)
 					at := positions(win, a)
-					if len(at) != k {
-						t.Fatalf("window holds %d copies, want %d", len(at), k)
-					}
+					require.Len(t, at, k, "copies in the window")
 					stream := append(append(prefix, win...), cycle(prefixLen, int(win[w-1])+1, m)...)
 					fs := feed(t, tr, stream)
 
-					want := max(0, k-st.APT.Cutoff+1)
-					if len(fs) != want {
-						t.Fatalf("%d failures, want %d: %+v", len(fs), want, fs)
-					}
+					require.Len(t, fs, max(0, k-st.APT.Cutoff+1), "failures")
 					for i, f := range fs {
 						count := st.APT.Cutoff + i
 						wantKind, wantCutoff := Intermittent, st.APT.Cutoff
 						if level.kind == Permanent && count == level.cutoff {
 							wantKind, wantCutoff = Permanent, level.cutoff
 						}
-						wantOff := int64(prefixLen + at[count-1])
-						if f.Test != APT || f.Kind != wantKind || f.Count != count || f.Cutoff != wantCutoff || f.Offset != wantOff || f.StartUp != (i > 0) {
-							t.Errorf("failure %d = %+v, want APT %v count %d cutoff %d offset %d start-up %v",
-								i, f, wantKind, count, wantCutoff, wantOff, i > 0)
-						}
+						// Escalated is not under test here.
+						want := Failure{Test: APT, Kind: wantKind, Count: count, Cutoff: wantCutoff,
+							Offset: int64(prefixLen + at[count-1]), StartUp: i > 0, Escalated: f.Escalated}
+						assert.Equal(t, want, f, "failure %d", i)
 					}
-					if got := tr.Stats().APT.Max; got != k {
-						t.Errorf("Stats().APT.Max = %d, want %d", got, k)
-					}
+					assert.Equal(t, k, tr.Stats().APT.Max, "Stats().APT.Max")
 				})
 			}
 		}

@@ -2,10 +2,12 @@ package health
 
 import (
 	"crypto/rand"
-	"errors"
 	"math"
 	"math/big"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCryptoRand feeds 1 GiB (128 MiB under -race) of crypto/rand output, one stream, to three
@@ -63,14 +65,15 @@ func TestCryptoRand(t *testing.T) {
 			for p := buf; len(p) > 0; {
 				k, err := r.tr.Write(p)
 				p = p[k:]
+				if err == nil {
+					continue
+				}
 				var f *Failure
-				switch {
-				case err == nil:
-				case !errors.As(err, &f) || f.Kind == Permanent:
-					t.Fatalf("%s: %v", r.name, err)
-				case f.Test == RCT:
+				require.ErrorAs(t, err, &f, r.name)
+				require.NotEqual(t, Permanent, f.Kind, "%s: %v", r.name, err)
+				if f.Test == RCT {
 					r.rct++
-				default:
+				} else {
 					r.apt++
 				}
 			}
@@ -78,9 +81,9 @@ func TestCryptoRand(t *testing.T) {
 	}
 	for _, r := range runs {
 		s := r.tr.Stats()
-		if s.Samples != int64(n) || s.RCT.Intermittent != r.rct || s.APT.Intermittent != r.apt {
-			t.Errorf("%s: Stats() = %+v disagrees with %d RCT and %d APT failures", r.name, s, r.rct, r.apt)
-		}
+		assert.Equal(t, int64(n), s.Samples, "%s: Stats().Samples", r.name)
+		assert.Equal(t, r.rct, s.RCT.Intermittent, "%s: Stats() disagrees with the RCT failures seen", r.name)
+		assert.Equal(t, r.apt, s.APT.Intermittent, "%s: Stats() disagrees with the APT failures seen", r.name)
 		w := r.tr.Config().Window
 		rctMean, rctVar := rctEvents(n, s.RCT.Cutoff)
 		aptMean, aptVar := aptEvents(w, s.APT.Cutoff)
@@ -89,17 +92,11 @@ func TestCryptoRand(t *testing.T) {
 		t.Logf("%s: RCT %d failures (expected %.4g), APT %d (expected %.4g); max run %d/%d, max window count %d/%d",
 			r.name, r.rct, rctMean, r.apt, aptMean, s.RCT.Max, s.RCT.Cutoff, s.APT.Max, s.APT.Cutoff)
 		if !r.twoSided {
-			if r.rct+r.apt > r.maxEvents {
-				t.Errorf("%s: %d intermittent failures, expected %.3g, at most %d allowed", r.name, r.rct+r.apt, rctMean+aptMean, r.maxEvents)
-			}
+			assert.LessOrEqual(t, r.rct+r.apt, r.maxEvents, "%s: intermittent failures, expected %.3g", r.name, rctMean+aptMean)
 			continue
 		}
-		if d := math.Abs(float64(r.rct) - rctMean); d > 10*math.Sqrt(rctVar) {
-			t.Errorf("%s: %d RCT failures, expected %.1f ± %.1f", r.name, r.rct, rctMean, math.Sqrt(rctVar))
-		}
-		if d := math.Abs(float64(r.apt) - aptMean); d > 10*math.Sqrt(aptVar) {
-			t.Errorf("%s: %d APT failures, expected %.1f ± %.1f", r.name, r.apt, aptMean, math.Sqrt(aptVar))
-		}
+		assert.InDelta(t, rctMean, float64(r.rct), 10*math.Sqrt(rctVar), "%s: RCT failures, expected %.1f ± %.1f", r.name, rctMean, math.Sqrt(rctVar))
+		assert.InDelta(t, aptMean, float64(r.apt), 10*math.Sqrt(aptVar), "%s: APT failures, expected %.1f ± %.1f", r.name, aptMean, math.Sqrt(aptVar))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/big"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestPublishedCutoffs checks the cutoffs SP 800-90B and Go's
@@ -20,12 +22,8 @@ func TestPublishedCutoffs(t *testing.T) {
 		{h: 1, window: 512, rct: 21, apt: 311},
 		{h: 1, window: 1024, rct: 21, apt: 589},
 	} {
-		if got := RCTCutoff(tc.h, alpha); got != tc.rct {
-			t.Errorf("RCTCutoff(%g, 2^-20) = %d, want %d", tc.h, got, tc.rct)
-		}
-		if got := APTCutoff(tc.h, alpha, tc.window); got != tc.apt {
-			t.Errorf("APTCutoff(%g, 2^-20, %d) = %d, want %d", tc.h, tc.window, got, tc.apt)
-		}
+		assert.Equal(t, tc.rct, RCTCutoff(tc.h, alpha), "RCTCutoff(%g, 2^-20)", tc.h)
+		assert.Equal(t, tc.apt, APTCutoff(tc.h, alpha, tc.window), "APTCutoff(%g, 2^-20, %d)", tc.h, tc.window)
 	}
 }
 
@@ -42,9 +40,7 @@ func TestRCTCutoffExact(t *testing.T) {
 			}
 			want := 1 + int(c.Int64())
 			hf := float64(h[0]) / float64(h[1])
-			if got := RCTCutoff(hf, math.Ldexp(1, -a)); got != want {
-				t.Errorf("RCTCutoff(%g, 2^-%d) = %d, want %d", hf, a, got, want)
-			}
+			assert.Equal(t, want, RCTCutoff(hf, math.Ldexp(1, -a)), "RCTCutoff(%g, 2^-%d)", hf, a)
 		}
 	}
 }
@@ -66,10 +62,7 @@ func TestAPTCutoffBigFloat(t *testing.T) {
 	for h, p := range pOf {
 		for _, w := range []int{16, 512, 1024} {
 			for _, a := range []int{8, 20, 30, 40, 60, 64, 128} {
-				want := critBinomBig(w, p, a, prec)
-				if got := APTCutoff(h, math.Ldexp(1, -a), w); got != want {
-					t.Errorf("APTCutoff(%g, 2^-%d, %d) = %d, big.Float gives %d", h, a, w, got, want)
-				}
+				assert.Equal(t, critBinomBig(w, p, a, prec), APTCutoff(h, math.Ldexp(1, -a), w), "APTCutoff(%g, 2^-%d, %d) against big.Float", h, a, w)
 			}
 		}
 	}
@@ -115,18 +108,10 @@ func TestCutoffInvalid(t *testing.T) {
 		{0, 0x1p-20}, {-1, 0x1p-20}, {math.NaN(), 0x1p-20}, {math.Inf(1), 0x1p-20},
 		{1, 0}, {1, 1}, {1, -0.5}, {1, math.NaN()},
 	} {
-		if got := RCTCutoff(tc.h, tc.alpha); got != 0 {
-			t.Errorf("RCTCutoff(%g, %g) = %d, want 0", tc.h, tc.alpha, got)
-		}
-		if got := APTCutoff(tc.h, tc.alpha, 512); got != 0 {
-			t.Errorf("APTCutoff(%g, %g, 512) = %d, want 0", tc.h, tc.alpha, got)
-		}
+		assert.Equal(t, 0, RCTCutoff(tc.h, tc.alpha), "RCTCutoff(%g, %g)", tc.h, tc.alpha)
+		assert.Equal(t, 0, APTCutoff(tc.h, tc.alpha, 512), "APTCutoff(%g, %g, 512)", tc.h, tc.alpha)
 	}
-	if got := APTCutoff(1, 0x1p-20, 0); got != 0 {
-		t.Errorf("APTCutoff(1, 2^-20, 0) = %d, want 0", got)
-	}
+	assert.Equal(t, 0, APTCutoff(1, 0x1p-20, 0), "APTCutoff(1, 2^-20, 0)")
 	// A claim so low that even W equal samples are likelier than alpha.
-	if got := APTCutoff(0.01, 0x1p-60, 1024); got != 1025 {
-		t.Errorf("APTCutoff(0.01, 2^-60, 1024) = %d, want 1025 (unreachable)", got)
-	}
+	assert.Equal(t, 1025, APTCutoff(0.01, 0x1p-60, 1024), "APTCutoff(0.01, 2^-60, 1024): want unreachable")
 }

@@ -3,6 +3,9 @@ package health
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestStuckByte: a constant byte under DefaultHSMConfig. Prediction: the
@@ -15,17 +18,23 @@ func TestStuckByte(t *testing.T) {
 	c := tr.Stats().RCT
 	fs := feed(t, tr, make([]byte, 1<<16))
 	last := c.Cutoff + cfg.PermanentAfter - 1 // 11
-	if len(fs) != cfg.PermanentAfter || fs[0].Offset != int64(c.Cutoff-1) || fs[0].Kind != Intermittent ||
-		fs[len(fs)-1].Offset != int64(last-1) || !fs[len(fs)-1].Escalated || fs[len(fs)-1].Count != last {
-		t.Errorf("failures %+v, want intermittent from offset %d, escalated at %d", fs, c.Cutoff-1, last-1)
+	if assert.Len(t, fs, cfg.PermanentAfter, "failures") {
+		assert.Equal(t, int64(c.Cutoff-1), fs[0].Offset, "first failure %+v", fs[0])
+		assert.Equal(t, Intermittent, fs[0].Kind, "first failure %+v", fs[0])
+		l := fs[len(fs)-1]
+		assert.Equal(t, int64(last-1), l.Offset, "last failure %+v", l)
+		assert.True(t, l.Escalated, "last failure %+v: want escalated", l)
+		assert.Equal(t, last, l.Count, "last failure %+v", l)
 	}
 
 	cfg.PermanentAfter = 0
 	tr = newTester(t, cfg)
 	fs = feed(t, tr, make([]byte, 1<<16))
-	f := fs[len(fs)-1]
-	if len(fs) != c.PermanentCutoff-c.Cutoff+1 || f.Kind != Permanent || f.Escalated || f.Offset != int64(c.PermanentCutoff-1) {
-		t.Errorf("failures %+v, want the last permanent at offset %d", fs, c.PermanentCutoff-1)
+	if assert.Len(t, fs, c.PermanentCutoff-c.Cutoff+1, "failures") {
+		f := fs[len(fs)-1]
+		assert.Equal(t, Permanent, f.Kind, "last failure %+v", f)
+		assert.False(t, f.Escalated, "last failure %+v: want the permanent cutoff, not escalation", f)
+		assert.Equal(t, int64(c.PermanentCutoff-1), f.Offset, "last failure %+v", f)
 	}
 }
 
@@ -40,8 +49,11 @@ func TestStuckBit(t *testing.T) {
 		stream[i] = 0xff // only the low bit is a sample
 	}
 	fs := feed(t, tr, stream)
-	if len(fs) != 31 || fs[0].Offset != 30 || fs[0].Test != RCT || fs[30].Offset != 60 || fs[30].Kind != Permanent {
-		t.Errorf("failures %+v, want RCT from offset 30 to a permanent one at 60", fs)
+	if assert.Len(t, fs, 31, "failures: want RCT from offset 30 to a permanent one at 60") {
+		assert.Equal(t, int64(30), fs[0].Offset, "first failure %+v", fs[0])
+		assert.Equal(t, RCT, fs[0].Test, "first failure %+v", fs[0])
+		assert.Equal(t, int64(60), fs[30].Offset, "last failure %+v", fs[30])
+		assert.Equal(t, Permanent, fs[30].Kind, "last failure %+v", fs[30])
 	}
 }
 
@@ -60,12 +72,9 @@ func TestOneBitVaries(t *testing.T) {
 	}
 	tr := newTester(t, DefaultHSMConfig())
 	fs := feed(t, tr, stream)
-	if len(fs) == 0 || fs[0].Offset >= 100 {
-		t.Fatalf("first failure %+v, want one before offset 100", fs)
-	}
-	if fs[len(fs)-1].Kind != Permanent {
-		t.Errorf("no permanent failure in %d samples: %+v", len(stream), fs)
-	}
+	require.NotEmpty(t, fs, "want a failure before offset 100")
+	require.Less(t, fs[0].Offset, int64(100), "first failure %+v", fs[0])
+	assert.Equal(t, Permanent, fs[len(fs)-1].Kind, "no permanent failure in %d samples: %+v", len(stream), fs)
 }
 
 // TestRepeatingBlock: a block of L distinct bytes repeated. The RCT never
@@ -86,11 +95,13 @@ func TestRepeatingBlock(t *testing.T) {
 		}
 		tr := newTester(t, DefaultHSMConfig())
 		fs := feed(t, tr, stream)
-		switch {
-		case l > limit && len(fs) != 0:
-			t.Errorf("block of %d: failures %+v, want none", l, fs[0])
-		case l <= limit && (len(fs) == 0 || fs[0].Test != APT || fs[0].Offset != int64((c-1)*l)):
-			t.Errorf("block of %d: failures %+v, want an APT failure at offset %d", l, fs, (c-1)*l)
+		if l > limit {
+			assert.Empty(t, fs, "block of %d: want no failure", l)
+			continue
+		}
+		if assert.NotEmpty(t, fs, "block of %d: want an APT failure at offset %d", l, (c-1)*l) {
+			assert.Equal(t, APT, fs[0].Test, "block of %d: first failure %+v", l, fs[0])
+			assert.Equal(t, int64((c-1)*l), fs[0].Offset, "block of %d: first failure %+v", l, fs[0])
 		}
 	}
 }
@@ -110,8 +121,9 @@ func TestBiasedByte(t *testing.T) {
 	tr := newTester(t, DefaultHSMConfig())
 	c := tr.Stats().APT.Cutoff
 	fs := feed(t, tr, stream)
-	if len(fs) == 0 || fs[0].Test != APT || fs[0].Offset != int64(2*(c-1)) {
-		t.Errorf("alternating zeros: failures %+v, want APT at offset %d", fs, 2*(c-1))
+	if assert.NotEmpty(t, fs, "alternating zeros: want APT at offset %d", 2*(c-1)) {
+		assert.Equal(t, APT, fs[0].Test, "alternating zeros: first failure %+v", fs[0])
+		assert.Equal(t, int64(2*(c-1)), fs[0].Offset, "alternating zeros: first failure %+v", fs[0])
 	}
 
 	for i := range stream {
@@ -122,8 +134,8 @@ func TestBiasedByte(t *testing.T) {
 	}
 	tr = newTester(t, DefaultHSMConfig())
 	fs = feed(t, tr, stream)
-	if len(fs) == 0 || fs[0].Offset >= 64*int64(tr.Config().Window) {
-		t.Errorf("zero with probability 1/2: failures %+v, want one within 64 windows", fs)
+	if assert.NotEmpty(t, fs, "zero with probability 1/2: want a failure within 64 windows") {
+		assert.Less(t, fs[0].Offset, 64*int64(tr.Config().Window), "zero with probability 1/2: first failure %+v, want one within 64 windows", fs[0])
 	}
 }
 
@@ -138,7 +150,5 @@ func TestLostBit(t *testing.T) {
 		stream[i] = byte(rng.Uint32()) &^ 0x80
 	}
 	tr := newTester(t, DefaultHSMConfig())
-	if fs := feed(t, tr, stream); len(fs) != 0 {
-		t.Errorf("failures %+v; a lost bit was expected to go unseen", fs)
-	}
+	assert.Empty(t, feed(t, tr, stream), "a lost bit was expected to go unseen")
 }

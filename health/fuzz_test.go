@@ -4,10 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/internal/nistdata"
+	"github.com/stretchr/testify/require"
 )
 
 // fuzzConfigs are the configurations FuzzChunking picks from: small windows
@@ -41,9 +41,7 @@ func FuzzChunking(f *testing.F) {
 	if dir, err := nistdata.Find(); err == nil { // seeds beside the ones above
 		for i, name := range []string{"rand8_short", "truerand_1bit", "biased-random-bytes", "normal", "ringOsc-nist", "truerand_4bit"} {
 			b, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin"))
-			if err != nil {
-				f.Fatal(err)
-			}
+			require.NoError(f, err)
 			for sel := range fuzzConfigs() {
 				f.Add(b[:min(len(b), 8192)], []byte{byte(13 * i), 64, 1}, uint8(sel))
 			}
@@ -71,21 +69,13 @@ func FuzzChunking(f *testing.F) {
 		}
 		chunked := newTester(t, cfg)
 		got, gotStats := drive(t, chunked, chunks, false)
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("chunked verdicts differ from one-shot:\n got %+v\nwant %+v", got, want)
-		}
-		if gotStats != wantStats {
-			t.Fatalf("chunked Stats %+v, one-shot %+v", gotStats, wantStats)
-		}
+		require.Equal(t, want, got, "chunked verdicts differ from one-shot")
+		require.Equal(t, wantStats, gotStats, "chunked Stats differ from one-shot")
 
 		ref := newReference(oneShot.Config())
 		refFailures, refStats := ref.feedAll(data)
-		if !reflect.DeepEqual(refFailures, want) {
-			t.Fatalf("verdicts differ from the reference:\n got %+v\nwant %+v", want, refFailures)
-		}
-		if wantStats != refStats {
-			t.Fatalf("Stats %+v, reference %+v", wantStats, refStats)
-		}
+		require.Equal(t, refFailures, want, "verdicts differ from the reference")
+		require.Equal(t, refStats, wantStats, "Stats differ from the reference")
 
 		// Test stops at a permanent failure and drops the rest of the block.
 		_, dropStats := drive(t, newTester(t, cfg), chunks, true)
@@ -95,9 +85,7 @@ func FuzzChunking(f *testing.F) {
 				viaTest.Restore()
 			}
 		}
-		if s := viaTest.Stats(); s != dropStats {
-			t.Fatalf("Stats after Test %+v, after Write %+v", s, dropStats)
-		}
+		require.Equal(t, dropStats, viaTest.Stats(), "Stats after Test differ from those after Write")
 	})
 }
 
@@ -114,9 +102,7 @@ func drive(t *testing.T, tr *Tester, chunks [][]byte, drop bool) ([]Failure, Sta
 				continue
 			}
 			var f *Failure
-			if !errors.As(err, &f) {
-				t.Fatalf("Write: %v", err)
-			}
+			require.ErrorAs(t, err, &f, "Write")
 			fs = append(fs, *f)
 			if f.Kind == Permanent {
 				tr.Restore()

@@ -1,21 +1,19 @@
 package health
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/internal/nistdata"
+	"github.com/stretchr/testify/require"
 )
 
 // newTester returns a Tester for cfg or fails the test.
 func newTester(t testing.TB, cfg Config) *Tester {
 	t.Helper()
 	tr, err := NewTester(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tr
 }
 
@@ -31,9 +29,7 @@ func feed(t testing.TB, tr *Tester, stream []byte) []Failure {
 			continue
 		}
 		var f *Failure
-		if !errors.As(err, &f) {
-			t.Fatalf("Write returned %v, not a *Failure", err)
-		}
+		require.ErrorAs(t, err, &f, "Write returned an error that is not a *Failure")
 		fs = append(fs, *f)
 		if f.Kind == Permanent {
 			break
@@ -90,8 +86,6 @@ func positions(p []byte, a byte) []int {
 func readTestdata(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(nistdata.Dir(t), filepath.FromSlash(rel)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }

@@ -2,8 +2,10 @@ package health
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestNISTSamples runs the tests over the sample files shipped with NIST's
@@ -32,23 +34,22 @@ func TestNISTSamples(t *testing.T) {
 			if w == 0 {
 				w = map[bool]int{true: 1024, false: 512}[bits == 1]
 			}
-			if unreachable := APTCutoff(assessed, DefaultPermanentAlpha, w) > w; unreachable != (err != nil) {
-				t.Fatalf("NewTester(H = %g): %v; APT cutoff above the window: %v", assessed, err, unreachable)
-			}
-			if err == nil {
-				if fs := feed(t, tr, data); len(fs) != 0 {
-					t.Errorf("claiming the tool's H = %g: %d failures, the first %v", assessed, len(fs), &fs[0])
-				}
+			if APTCutoff(assessed, DefaultPermanentAlpha, w) > w {
+				require.Error(t, err, "NewTester(H = %g) with the APT cutoff above the window", assessed)
+			} else {
+				require.NoError(t, err, "NewTester(H = %g)", assessed)
+				fs := feed(t, tr, data)
+				assert.Empty(t, fs, "claiming the tool's H = %g", assessed)
 			}
 
 			full := newTester(t, Config{MinEntropy: float64(bits), BitsPerSample: bits})
 			fs := feed(t, full, data)
 			ratio := assessed / float64(bits)
 			switch {
-			case ratio < 0.6 && len(fs) == 0:
-				t.Errorf("claiming full entropy (tool: %.3g of it): no failure in %d samples", ratio, len(data))
-			case ratio >= 0.7 && len(fs) != 0:
-				t.Errorf("claiming full entropy (tool: %.3g of it): failure %v", ratio, &fs[0])
+			case ratio < 0.6:
+				assert.NotEmpty(t, fs, "claiming full entropy (tool: %.3g of it): no failure in %d samples", ratio, len(data))
+			case ratio >= 0.7:
+				assert.Empty(t, fs, "claiming full entropy (tool: %.3g of it)", ratio)
 			}
 		})
 	}
@@ -64,14 +65,12 @@ func toolAssessment(t *testing.T, name string) (bits int, assessed float64) {
 			Assessed float64 `json:"hAssessed"`
 		} `json:"testCases"`
 	}
-	if err := json.Unmarshal(readTestdata(t, "sp800-90b/"+name+".noniid.json"), &out); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(readTestdata(t, "sp800-90b/"+name+".noniid.json"), &out))
 	for _, tc := range out.TestCases {
 		if tc.Desc == "Overall" {
 			return int(tc.WordSize), tc.Assessed
 		}
 	}
-	t.Fatal(errors.New("no Overall test case in the tool's output"))
+	require.Fail(t, "no Overall test case in the tool's output")
 	return 0, 0
 }

@@ -2,33 +2,28 @@ package health
 
 import (
 	"crypto/rand"
-	"errors"
 	"math"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigDefaults(t *testing.T) {
 	cfg := Config{MinEntropy: 1, BitsPerSample: 1}
 	orig := cfg
 	tr := newTester(t, cfg)
-	if cfg != orig {
-		t.Errorf("NewTester changed its Config: %+v, was %+v", cfg, orig)
-	}
+	assert.Equal(t, orig, cfg, "NewTester changed its Config")
 	want := Config{MinEntropy: 1, BitsPerSample: 1, Window: 1024,
 		IntermittentAlpha: 0x1p-30, PermanentAlpha: 0x1p-60}
-	if got := tr.Config(); got != want {
-		t.Errorf("Config() = %+v, want %+v", got, want)
-	}
+	assert.Equal(t, want, tr.Config())
 	got := newTester(t, Config{MinEntropy: 3, PermanentAfter: 2}).Config()
-	if got.BitsPerSample != 8 || got.Window != 512 || got.Period != DefaultPeriod {
-		t.Errorf("defaults for 8-bit samples: %+v", got)
-	}
-	if got := newTester(t, DefaultHSMConfig()).Config(); got != DefaultHSMConfig() {
-		t.Errorf("DefaultHSMConfig is not fully resolved: %+v", got)
-	}
+	assert.Equal(t, 8, got.BitsPerSample, "defaults for 8-bit samples: %+v", got)
+	assert.Equal(t, 512, got.Window, "defaults for 8-bit samples: %+v", got)
+	assert.Equal(t, int64(DefaultPeriod), got.Period, "defaults for 8-bit samples: %+v", got)
+	assert.Equal(t, DefaultHSMConfig(), newTester(t, DefaultHSMConfig()).Config(), "DefaultHSMConfig is not fully resolved")
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -55,28 +50,21 @@ func TestConfigErrors(t *testing.T) {
 		{Config{MinEntropy: 0.017766579116465193, BitsPerSample: 1}, "exceeds the window"},
 	} {
 		_, err := NewTester(tc.cfg)
-		if err == nil || !strings.HasPrefix(err.Error(), "health: ") || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("NewTester(%+v) = %v, want a health: error about %s", tc.cfg, err, tc.want)
+		if assert.ErrorContains(t, err, tc.want, "NewTester(%+v)", tc.cfg) {
+			assert.True(t, strings.HasPrefix(err.Error(), "health: "), "NewTester(%+v) = %v, want a health: error", tc.cfg, err)
 		}
 	}
 }
 
 func TestFailureError(t *testing.T) {
 	var err error = &Failure{Test: APT, Kind: Intermittent, Offset: 7, Count: 26, Cutoff: 26}
-	if !errors.Is(err, ErrIntermittent) || errors.Is(err, ErrPermanent) {
-		t.Errorf("intermittent failure: errors.Is wrong")
-	}
-	const want = "health: adaptive proportion test: intermittent failure at sample 7 (count 26, cutoff 26)"
-	if err.Error() != want {
-		t.Errorf("Error() = %q, want %q", err, want)
-	}
+	assert.ErrorIs(t, err, ErrIntermittent, "intermittent failure")
+	assert.NotErrorIs(t, err, ErrPermanent, "intermittent failure")
+	assert.EqualError(t, err, "health: adaptive proportion test: intermittent failure at sample 7 (count 26, cutoff 26)")
 	err = &Failure{Test: RCT, Kind: Permanent, Offset: 10, Count: 11, Cutoff: 9, StartUp: true, Escalated: true}
-	if !errors.Is(err, ErrPermanent) || errors.Is(err, ErrIntermittent) {
-		t.Errorf("permanent failure: errors.Is wrong")
-	}
-	if !strings.Contains(err.Error(), "repetition count test: permanent failure at sample 10 during start-up") {
-		t.Errorf("Error() = %q", err)
-	}
+	assert.ErrorIs(t, err, ErrPermanent, "permanent failure")
+	assert.NotErrorIs(t, err, ErrIntermittent, "permanent failure")
+	assert.ErrorContains(t, err, "repetition count test: permanent failure at sample 10 during start-up")
 }
 
 // TestStartUpRelease checks that Test releases no sample of a start-up test
@@ -86,17 +74,16 @@ func TestStartUpRelease(t *testing.T) {
 	tr := newTester(t, Config{MinEntropy: 8})
 	good := cycle(3*StartUpSamples, 0, 256)
 	for i, want := range []int{0, 0, 500 - (StartUpSamples - 1000), 500} {
-		if st := tr.State(); (i < 3) != (st == StartUp) {
-			t.Errorf("block %d: State() = %v", i, st)
+		if i < 3 {
+			assert.Equal(t, StartUp, tr.State(), "block %d", i)
+		} else {
+			assert.NotEqual(t, StartUp, tr.State(), "block %d", i)
 		}
 		usable, err := tr.Test(good[i*500 : (i+1)*500])
-		if err != nil || len(usable) != max(0, want) {
-			t.Errorf("block %d: %d usable samples, %v; want %d", i, len(usable), err, max(0, want))
-		}
+		assert.NoError(t, err, "block %d", i)
+		assert.Len(t, usable, max(0, want), "block %d: usable samples", i)
 	}
-	if st := tr.State(); st != Operational {
-		t.Fatalf("State() = %v after %d samples, want operational", st, 2000)
-	}
+	require.Equal(t, Operational, tr.State(), "State() after %d samples", 2000)
 
 	// An intermittent failure inside a block discards all of it; the
 	// samples after the failure begin a new start-up test.
@@ -106,21 +93,21 @@ func TestStartUpRelease(t *testing.T) {
 	}
 	usable, err := tr.Test(bad)
 	var f *Failure
-	if usable != nil || !errors.Is(err, ErrIntermittent) || !errors.As(err, &f) || f.Offset != 2000+103 || f.StartUp {
-		t.Fatalf("Test(bad) = %d samples, %v; want none and an intermittent RCT failure at 2103", len(usable), err)
-	}
+	require.Nil(t, usable, "Test(bad) released samples")
+	require.ErrorIs(t, err, ErrIntermittent, "Test(bad)")
+	require.ErrorAs(t, err, &f, "Test(bad)")
+	require.Equal(t, int64(2000+103), f.Offset, "Test(bad): %v", err)
+	require.False(t, f.StartUp, "Test(bad): %v: want a failure outside a start-up test", err)
 	// ... and the next block continues that start-up test.
-	if st := tr.State(); st != StartUp {
-		t.Errorf("State() = %v after an intermittent failure, want start-up", st)
-	}
+	assert.Equal(t, StartUp, tr.State(), "State() after an intermittent failure")
 	left := StartUpSamples - (200 - 104)
 	usable, err = tr.Test(good)
-	if err != nil || len(usable) != len(good)-left {
-		t.Errorf("after an intermittent failure: %d usable samples, %v; want %d", len(usable), err, len(good)-left)
-	}
-	if s := tr.Stats(); s.StartUps != 2 || s.RCT.Intermittent != 1 || s.Samples != int64(2000+200+len(good)) {
-		t.Errorf("Stats() = %+v", s)
-	}
+	assert.NoError(t, err, "after an intermittent failure")
+	assert.Len(t, usable, len(good)-left, "after an intermittent failure: usable samples")
+	s := tr.Stats()
+	assert.Equal(t, int64(2), s.StartUps, "Stats() = %+v", s)
+	assert.Equal(t, int64(1), s.RCT.Intermittent, "Stats() = %+v", s)
+	assert.Equal(t, int64(2000+200+len(good)), s.Samples, "Stats() = %+v", s)
 }
 
 // TestPermanentRestore checks that a permanent failure sticks until
@@ -130,34 +117,36 @@ func TestPermanentRestore(t *testing.T) {
 	stuck := make([]byte, 100)
 	usable, err := tr.Test(stuck)
 	var f *Failure
-	if usable != nil || !errors.As(err, &f) || f.Kind != Permanent || f.Test != RCT || f.Offset != 8 || f.Count != 9 {
-		t.Fatalf("Test(stuck) = %d samples, %v; want a permanent RCT failure at sample 8", len(usable), err)
-	}
-	if s := tr.Stats(); s.State != Failed || s.RCT.Intermittent != 4 || s.RCT.Permanent != 1 || s.Samples != 9 {
-		t.Errorf("Stats() = %+v, want failed after 4 intermittent and 1 permanent failures in 9 samples", s)
-	}
+	require.Nil(t, usable, "Test(stuck) released samples")
+	require.ErrorAs(t, err, &f, "Test(stuck)")
+	require.Equal(t, Permanent, f.Kind, "Test(stuck): %v", err)
+	require.Equal(t, RCT, f.Test, "Test(stuck): %v", err)
+	require.Equal(t, int64(8), f.Offset, "Test(stuck): %v", err)
+	require.Equal(t, 9, f.Count, "Test(stuck): %v", err)
+	s := tr.Stats()
+	assert.Equal(t, Failed, s.State, "Stats() = %+v", s)
+	assert.Equal(t, int64(4), s.RCT.Intermittent, "Stats() = %+v", s)
+	assert.Equal(t, int64(1), s.RCT.Permanent, "Stats() = %+v", s)
+	assert.Equal(t, int64(9), s.Samples, "Stats() = %+v", s)
 	good := cycle(2*StartUpSamples, 1, 256)
 	for range 2 {
 		n, err2 := tr.Write(good)
-		if n != 0 || err2 != err {
-			t.Fatalf("Write while failed = %d, %v; want 0 and the same failure", n, err2)
-		}
-		if usable, err2 := tr.Test(good); usable != nil || err2 != err {
-			t.Fatalf("Test while failed = %d samples, %v", len(usable), err2)
-		}
+		require.Zero(t, n, "Write while failed")
+		require.Same(t, err, err2, "Write while failed: want the same failure")
+		usable, err2 := tr.Test(good)
+		require.Nil(t, usable, "Test while failed released samples")
+		require.Same(t, err, err2, "Test while failed: want the same failure")
 	}
 	tr.Restore()
-	if st := tr.State(); st != StartUp {
-		t.Errorf("State() after Restore = %v, want start-up", st)
-	}
+	assert.Equal(t, StartUp, tr.State(), "State() after Restore")
 	usable, err = tr.Test(good)
-	if err != nil || len(usable) != len(good)-StartUpSamples {
-		t.Errorf("after Restore: %d usable samples, %v", len(usable), err)
-	}
-	s := tr.Stats()
-	if s.State != Operational || s.Restores != 1 || s.StartUps != 6 || s.RCT.Max != 9 {
-		t.Errorf("Stats() = %+v, want operational, 1 restore, 6 start-ups, RCT max 9", s)
-	}
+	assert.NoError(t, err, "after Restore")
+	assert.Len(t, usable, len(good)-StartUpSamples, "after Restore: usable samples")
+	s = tr.Stats()
+	assert.Equal(t, Operational, s.State, "Stats() = %+v", s)
+	assert.Equal(t, int64(1), s.Restores, "Stats() = %+v", s)
+	assert.Equal(t, int64(6), s.StartUps, "Stats() = %+v", s)
+	assert.Equal(t, 9, s.RCT.Max, "Stats() = %+v", s)
 }
 
 // TestEscalation checks that the PermanentAfter-th intermittent failure
@@ -175,13 +164,9 @@ func TestEscalation(t *testing.T) {
 		}
 	}
 	fs := feed(t, tr, stream)
-	if len(fs) != 10 {
-		t.Fatalf("%d failures, want 10", len(fs))
-	}
+	require.Len(t, fs, 10, "failures")
 	for _, f := range fs {
-		if f.Kind != Intermittent {
-			t.Fatalf("failure %+v escalated with failures 3000 samples apart", f)
-		}
+		require.Equal(t, Intermittent, f.Kind, "failure %+v escalated with failures 3000 samples apart", f)
 	}
 	// Now three runs 2000 apart: the third failure is permanent.
 	tr = newTester(t, cfg)
@@ -192,36 +177,33 @@ func TestEscalation(t *testing.T) {
 		}
 	}
 	fs = feed(t, tr, stream)
-	if len(fs) != 3 || fs[2].Kind != Permanent || !fs[2].Escalated || fs[2].Offset != 6004 || fs[2].Count != 5 || fs[2].Cutoff != 5 {
-		t.Fatalf("failures %+v, want the third escalated at 6004", fs)
-	}
-	if s := tr.Stats(); s.RCT.Intermittent != 2 || s.RCT.Permanent != 1 || s.State != Failed {
-		t.Errorf("Stats() = %+v", s)
-	}
+	require.Len(t, fs, 3, "failures: want the third escalated at 6004")
+	f := fs[2]
+	require.Equal(t, Permanent, f.Kind, "third failure %+v", f)
+	require.True(t, f.Escalated, "third failure %+v: want escalated", f)
+	require.Equal(t, int64(6004), f.Offset, "third failure %+v", f)
+	require.Equal(t, 5, f.Count, "third failure %+v", f)
+	require.Equal(t, 5, f.Cutoff, "third failure %+v", f)
+	s := tr.Stats()
+	assert.Equal(t, int64(2), s.RCT.Intermittent, "Stats() = %+v", s)
+	assert.Equal(t, int64(1), s.RCT.Permanent, "Stats() = %+v", s)
+	assert.Equal(t, Failed, s.State, "Stats() = %+v", s)
 }
 
 func TestStats(t *testing.T) {
 	tr := newTester(t, Config{MinEntropy: 8})
-	if _, err := tr.Write(cycle(4096, 0, 256)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := tr.Write(cycle(4096, 0, 256))
+	require.NoError(t, err)
 	s := tr.Stats()
 	want := Stats{State: Operational, Samples: 4096, StartUps: 1,
 		RCT: Counts{Max: 1, Cutoff: 5, PermanentCutoff: 9},
 		APT: Counts{Max: 2, Cutoff: 16, PermanentCutoff: 25}}
-	if !reflect.DeepEqual(s, want) {
-		t.Errorf("Stats() = %+v, want %+v", s, want)
-	}
-	if got := s.APT.Proximity(); got != 2.0/16 {
-		t.Errorf("APT.Proximity() = %g, want 1/8", got)
-	}
+	assert.Equal(t, want, s)
+	assert.Equal(t, 2.0/16, s.APT.Proximity(), "APT.Proximity()")
 	// A window whose first value comes 15 times, one short of the cutoff.
-	if _, err := tr.Write(spread(512, 15, 7, 256)); err != nil {
-		t.Fatal(err)
-	}
-	if got := tr.Stats().APT.Proximity(); got != 15.0/16 {
-		t.Errorf("APT.Proximity() = %g, want 15/16", got)
-	}
+	_, err = tr.Write(spread(512, 15, 7, 256))
+	require.NoError(t, err)
+	assert.Equal(t, 15.0/16, tr.Stats().APT.Proximity(), "APT.Proximity()")
 }
 
 // TestAllocations requires 0 allocations per call on the hot paths.
@@ -229,25 +211,23 @@ func TestAllocations(t *testing.T) {
 	block := make([]byte, blockSize)
 	rand.Read(block)
 	hsm := newTester(t, DefaultHSMConfig())
-	if n := testing.AllocsPerRun(100, func() {
+	n := testing.AllocsPerRun(100, func() {
 		if _, err := hsm.Test(block); err != nil {
-			t.Fatal(err)
+			require.NoError(t, err)
 		}
-	}); n != 0 {
-		t.Errorf("Test (8-bit): %g allocations per call, want 0", n)
-	}
+	})
+	assert.Zero(t, n, "Test (8-bit): allocations per call")
 	for i := range block {
 		block[i] &= 1
 	}
 	bin := newTester(t, Config{MinEntropy: 1, BitsPerSample: 1})
-	if n := testing.AllocsPerRun(20, func() {
+	n = testing.AllocsPerRun(20, func() {
 		if _, err := bin.Write(block); err != nil {
-			t.Fatal(err)
+			require.NoError(t, err)
 		}
 		_ = bin.Stats()
-	}); n != 0 {
-		t.Errorf("Write (1-bit) and Stats: %g allocations per call, want 0", n)
-	}
+	})
+	assert.Zero(t, n, "Write (1-bit) and Stats: allocations per call")
 }
 
 // TestConcurrent runs Test, Stats and State from several goroutines, for
@@ -260,9 +240,8 @@ func TestConcurrent(t *testing.T) {
 			block := make([]byte, 4096)
 			for range 50 {
 				rand.Read(block)
-				if _, err := tr.Test(block); err != nil {
-					t.Error(err)
-				}
+				_, err := tr.Test(block)
+				assert.NoError(t, err) // assert, not require: not the test's goroutine
 				_ = tr.Stats()
 				_ = tr.State()
 			}
@@ -270,9 +249,7 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if s := tr.Stats(); s.Samples != 4*50*4096 {
-		t.Errorf("Samples = %d, want %d", s.Samples, 4*50*4096)
-	}
+	assert.Equal(t, int64(4*50*4096), tr.Stats().Samples, "Samples")
 }
 
 // TestHSMFalseAlarmRate checks the arithmetic in DefaultHSMConfig's doc:
@@ -280,15 +257,15 @@ func TestConcurrent(t *testing.T) {
 // ideal source, with the APT's exact failure distribution.
 func TestHSMFalseAlarmRate(t *testing.T) {
 	s := newTester(t, DefaultHSMConfig()).Stats()
-	if s.RCT.Cutoff != 9 || s.RCT.PermanentCutoff != 17 || s.APT.Cutoff != 26 || s.APT.PermanentCutoff != 41 {
-		t.Fatalf("cutoffs %+v %+v, want RCT 9/17, APT 26/41", s.RCT, s.APT)
-	}
+	require.Equal(t, 9, s.RCT.Cutoff, "RCT cutoff")
+	require.Equal(t, 17, s.RCT.PermanentCutoff, "RCT permanent cutoff")
+	require.Equal(t, 26, s.APT.Cutoff, "APT cutoff")
+	require.Equal(t, 41, s.APT.PermanentCutoff, "APT permanent cutoff")
 	const perYear = 100e6 * 31_557_600 // samples a year at 100 MB/s
 	rct := perYear * math.Pow(256, -float64(s.RCT.Cutoff-1))
 	apt, _ := aptEvents(512, s.APT.Cutoff)
 	apt *= perYear / 512
 	t.Logf("false alarms a year: RCT %.3g, APT %.3g", rct, apt)
-	if rct+apt >= 1.8e-4 || rct+apt < 1.6e-4 {
-		t.Errorf("%.3g false alarms a year, the doc says 1.7e-4", rct+apt)
-	}
+	assert.GreaterOrEqual(t, rct+apt, 1.6e-4, "false alarms a year, the doc says 1.7e-4")
+	assert.Less(t, rct+apt, 1.8e-4, "false alarms a year, the doc says 1.7e-4")
 }

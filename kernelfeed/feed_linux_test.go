@@ -1,18 +1,17 @@
 package kernelfeed
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestPoolInfoLayout pins struct rand_pool_info: two 32-bit ints, then the
@@ -20,27 +19,19 @@ import (
 // offset 8 and the data at 16.
 func TestPoolInfoLayout(t *testing.T) {
 	var h poolInfoHeader
-	if unsafe.Sizeof(h) != poolInfoHeaderLen || unsafe.Offsetof(h.EntropyCount) != 0 || unsafe.Offsetof(h.BufSize) != 4 {
-		t.Fatalf("poolInfoHeader: size %d, offsets %d %d; want 8, 0, 4",
-			unsafe.Sizeof(h), unsafe.Offsetof(h.EntropyCount), unsafe.Offsetof(h.BufSize))
-	}
+	require.Equal(t, uintptr(poolInfoHeaderLen), unsafe.Sizeof(h), "poolInfoHeader size, want 8")
+	require.Equal(t, uintptr(0), unsafe.Offsetof(h.EntropyCount), "offset of entropy_count")
+	require.Equal(t, uintptr(4), unsafe.Offsetof(h.BufSize), "offset of buf_size")
 	data := []byte("0123456789")
 	buf := make([]byte, poolInfoHeaderLen+len(data))
 	enc := encodePoolInfo(buf, 77, data)
-	if len(enc) != poolInfoHeaderLen+len(data) {
-		t.Fatalf("encoded length %d, want %d", len(enc), poolInfoHeaderLen+len(data))
-	}
+	require.Len(t, enc, poolInfoHeaderLen+len(data), "encoded length")
 	// Read it back the way the kernel does: as the C struct in memory.
 	got := (*poolInfoHeader)(unsafe.Pointer(&enc[0]))
-	if got.EntropyCount != 77 || got.BufSize != int32(len(data)) {
-		t.Errorf("header reads back as %+v, want {77 %d}", *got, len(data))
-	}
-	if binary.NativeEndian.Uint32(enc[4:8]) != uint32(len(data)) {
-		t.Errorf("buf_size bytes %x", enc[4:8])
-	}
-	if !bytes.Equal(enc[poolInfoHeaderLen:], data) {
-		t.Errorf("data at offset 8 is %q, want %q", enc[8:], data)
-	}
+	assert.Equal(t, int32(77), got.EntropyCount, "header reads back as %+v", *got)
+	assert.Equal(t, int32(len(data)), got.BufSize, "header reads back as %+v", *got)
+	assert.Equal(t, uint32(len(data)), binary.NativeEndian.Uint32(enc[4:8]), "buf_size bytes %x", enc[4:8])
+	assert.Equal(t, data, enc[poolInfoHeaderLen:], "data at offset 8")
 }
 
 func needRoot(t *testing.T) {
@@ -48,7 +39,7 @@ func needRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		msg := "kernelfeed: SKIPPED the real RNDADDENTROPY test: not running as root (it needs CAP_SYS_ADMIN)"
 		if os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") == "1" {
-			t.Fatal(msg)
+			require.Fail(t, msg)
 		}
 		t.Skip(msg)
 	}
@@ -56,9 +47,7 @@ func needRoot(t *testing.T) {
 
 func TestKernelReady(t *testing.T) {
 	ready, err := KernelReady()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// A machine that has run long enough to build and test this package
 	// has a seeded kernel RNG.
 	if !ready {
@@ -73,62 +62,43 @@ func TestFeedRealIoctl(t *testing.T) {
 	if errors.Is(err, ErrNotPermitted) && os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") != "1" {
 		t.Skipf("kernelfeed: SKIPPED: root without CAP_SYS_ADMIN in the initial user namespace: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer fd.Close()
 	ready, err := KernelReady()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	data := make([]byte, MaxChunk+100) // two chunks
 	rand.Read(data)
 	res, err := fd.Feed(data)
-	if err != nil {
-		t.Fatalf("Feed: %v", err)
-	}
-	if res.Bytes != len(data) || res.KernelReady != ready {
-		t.Errorf("Feed result %+v, want %d bytes, ready=%v", res, len(data), ready)
-	}
+	require.NoError(t, err, "Feed")
+	assert.Equal(t, len(data), res.Bytes, "Feed result %+v", res)
+	assert.Equal(t, ready, res.KernelReady, "Feed result %+v", res)
 	wantCredit := 0
 	if !ready {
 		wantCredit = Credit(len(data), 8)
 	}
-	if res.Credited != wantCredit {
-		t.Errorf("credited %d bits, want %d (kernel ready: %v)", res.Credited, wantCredit, ready)
+	assert.Equal(t, wantCredit, res.Credited, "credited bits (kernel ready: %v)", ready)
+	if ready {
+		assert.True(t, res.Reseeded, "Reseed was asked for but did not happen")
 	}
-	if ready && !res.Reseeded {
-		t.Error("Reseed was asked for but did not happen")
-	}
-	for i, b := range fd.buf {
-		if b != 0 {
-			t.Fatalf("ioctl buffer not wiped: byte %d is %#x", i, b)
-		}
-	}
+	require.Equal(t, [len(fd.buf)]byte{}, fd.buf, "ioctl buffer not wiped")
 
 	res, err = fd.FeedFrom(rand.Reader, 3*MaxChunk+1)
-	if err != nil || res.Bytes != 3*MaxChunk+1 {
-		t.Fatalf("FeedFrom: %+v, %v", res, err)
-	}
+	require.NoError(t, err, "FeedFrom")
+	require.Equal(t, 3*MaxChunk+1, res.Bytes, "FeedFrom: %+v", res)
 	if ready {
-		if err := fd.Reseed(); err != nil {
-			t.Fatalf("Reseed: %v", err)
-		}
+		require.NoError(t, fd.Reseed(), "Reseed")
 	}
 	st := fd.Stats()
-	if st.Feeds != 5 || st.Bytes != uint64(len(data)+3*MaxChunk+1) || st.Errors != 0 {
-		t.Errorf("stats %+v", st)
+	assert.Equal(t, uint64(5), st.Feeds, "stats %+v", st)
+	assert.Equal(t, uint64(len(data)+3*MaxChunk+1), st.Bytes, "stats %+v", st)
+	assert.Zero(t, st.Errors, "stats %+v", st)
+	if ready {
+		assert.GreaterOrEqual(t, st.Reseeds, uint64(3), "stats %+v: want at least 3 reseeds", st)
 	}
-	if ready && st.Reseeds < 3 {
-		t.Errorf("stats %+v: want at least 3 reseeds", st)
-	}
-	if err := fd.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fd.Feed(data); !errors.Is(err, ErrClosed) {
-		t.Errorf("Feed after Close: %v, want ErrClosed", err)
-	}
+	require.NoError(t, fd.Close())
+	_, err = fd.Feed(data)
+	assert.ErrorIs(t, err, ErrClosed, "Feed after Close")
 }
 
 // TestFeedCreditsOnlyBeforeReady feeds through the real ioctl as a Feeder
@@ -142,30 +112,27 @@ func TestFeedCreditsOnlyBeforeReady(t *testing.T) {
 	if errors.Is(err, ErrNotPermitted) && os.Getenv("HSMENTROPY_REQUIRE_KERNELFEED") != "1" {
 		t.Skipf("kernelfeed: SKIPPED: root without CAP_SYS_ADMIN in the initial user namespace: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer fd.Close()
 	ready, asked := false, 0
 	fd.kernelReady = func() (bool, error) { asked++; return ready, nil }
 	data := make([]byte, 100)
 	rand.Read(data)
 	res, err := fd.Feed(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Credited != 600 || res.KernelReady || fd.Stats().CreditedBits != 600 {
-		t.Errorf("not ready: credited %d bits (stats %d), ready %v; want 600, 600, false", res.Credited, fd.Stats().CreditedBits, res.KernelReady)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 600, res.Credited, "not ready: credited bits")
+	assert.False(t, res.KernelReady, "not ready: Feed reported the kernel ready")
+	assert.Equal(t, uint64(600), fd.Stats().CreditedBits, "not ready: Stats().CreditedBits")
 	ready = true
 	for range 3 {
-		if res, err = fd.Feed(data); err != nil || res.Credited != 0 || !res.KernelReady {
-			t.Fatalf("ready: %+v, %v; want no credit", res, err)
-		}
+		res, err = fd.Feed(data)
+		require.NoError(t, err, "ready")
+		require.Zero(t, res.Credited, "ready: %+v, want no credit", res)
+		require.True(t, res.KernelReady, "ready: %+v, want the kernel reported ready", res)
 	}
-	if asked != 2 || fd.Stats().CreditedBits != 600 || fd.Stats().Bytes != 400 {
-		t.Errorf("asked %d times, stats %+v; want 2 (ready stays ready), 600 bits, 400 bytes", asked, fd.Stats())
-	}
+	assert.Equal(t, 2, asked, "kernel asked (ready stays ready)")
+	assert.Equal(t, uint64(600), fd.Stats().CreditedBits, "stats %+v", fd.Stats())
+	assert.Equal(t, uint64(400), fd.Stats().Bytes, "stats %+v", fd.Stats())
 }
 
 // TestContainerRoot runs Open as root of a new user namespace, which is what
@@ -196,12 +163,8 @@ func TestContainerRoot(t *testing.T) {
 	if err != nil && !errors.As(err, &ee) {
 		t.Skipf("kernelfeed: SKIPPED: cannot create a user namespace here: %v", err)
 	}
-	if err != nil {
-		t.Fatalf("in a user namespace: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "CAP_SYS_ADMIN") {
-		t.Errorf("error does not name the capability:\n%s", out)
-	}
+	require.NoError(t, err, "in a user namespace:\n%s", out)
+	assert.Contains(t, string(out), "CAP_SYS_ADMIN", "error does not name the capability")
 }
 
 // TestFeedCreditedCapsCredit: the credit never exceeds the caller's bound

@@ -2,8 +2,9 @@ package kernelfeed
 
 import (
 	"math"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestCredit(t *testing.T) {
@@ -25,25 +26,17 @@ func TestCredit(t *testing.T) {
 		{100, math.Inf(1), 800},
 		{MaxChunk, 8, 8 * MaxChunk},
 	} {
-		if got := Credit(tc.n, tc.bpb); got != tc.want {
-			t.Errorf("Credit(%d, %v) = %d, want %d", tc.n, tc.bpb, got, tc.want)
-		}
+		assert.Equal(t, tc.want, Credit(tc.n, tc.bpb), "Credit(%d, %v)", tc.n, tc.bpb)
 	}
 }
 
 func TestConfigValidate(t *testing.T) {
 	for _, bpb := range []float64{-0.1, 8.01, math.NaN(), math.Inf(1)} {
 		err := Config{BitsPerByte: bpb}.validate()
-		if err == nil || !strings.Contains(err.Error(), "BitsPerByte") {
-			t.Errorf("BitsPerByte %v: got %v, want an error naming BitsPerByte", bpb, err)
-		}
+		assert.ErrorContains(t, err, "BitsPerByte", "BitsPerByte %v: want an error naming BitsPerByte", bpb)
 	}
 	for _, bpb := range []float64{0, 0.5, 8} {
-		if err := (Config{BitsPerByte: bpb}).validate(); err != nil {
-			t.Errorf("BitsPerByte %v: %v", bpb, err)
-		}
+		assert.NoError(t, Config{BitsPerByte: bpb}.validate(), "BitsPerByte %v", bpb)
 	}
-	if got := (Config{}).device(); got != DefaultDevice {
-		t.Errorf("default device %q, want %q", got, DefaultDevice)
-	}
+	assert.Equal(t, DefaultDevice, Config{}.device(), "default device")
 }

@@ -5,6 +5,9 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The benchmarks of this file run side by side in one go test -bench run:
@@ -23,9 +26,7 @@ type mxFastPrimary struct{ s cipher.Stream }
 
 func newMXFastPrimary(tb testing.TB) *mxFastPrimary {
 	block, err := aes.NewCipher(make([]byte, KeyLen))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	return &mxFastPrimary{cipher.NewCTR(block, make([]byte, BlockLen))}
 }
 
@@ -48,7 +49,7 @@ func BenchmarkRead(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := m.Read(p); err != nil {
-					b.Fatal(err)
+					require.NoError(b, err)
 				}
 			}
 		})
@@ -63,7 +64,7 @@ func BenchmarkReadParallel32(b *testing.B) {
 		var p [32]byte
 		for pb.Next() {
 			if _, err := m.Read(p[:]); err != nil {
-				b.Error(err)
+				assert.NoError(b, err) // assert, not require: not the benchmark's goroutine
 				return
 			}
 		}

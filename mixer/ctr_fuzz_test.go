@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ctrRef is a literal reading of SP 800-90A Rev. 1, Sections 10.2.1 and
@@ -158,7 +160,7 @@ func (r *ctrRef) generate(n int, add []byte) ([]byte, error) {
 	} else {
 		add = make([]byte, 48)
 	}
-	var temp []byte
+	temp := []byte{} // not nil: assert.Equal tells a nil output from Generate's empty one
 	for len(temp) < n {
 		ctrRefIncrement(r.v)
 		temp = append(temp, ctrRefBlockEncrypt(r, r.key, r.v)...)
@@ -170,9 +172,7 @@ func (r *ctrRef) generate(n int, add []byte) ([]byte, error) {
 
 func TestCTRReferenceVectors(t *testing.T) {
 	for _, rec := range inlineCTRRecords(t) {
-		if got := ctrRefRun(rec); !bytes.Equal(got, rec.returned) {
-			t.Errorf("%s: reference ReturnedBits\n got %x\nwant %x", rec.where, got, rec.returned)
-		}
+		assert.Equal(t, rec.returned, ctrRefRun(rec), "%s: reference ReturnedBits", rec.where)
 	}
 }
 
@@ -228,9 +228,7 @@ func FuzzCTR(f *testing.F) {
 	f.Fuzz(func(t *testing.T, df bool, entropy, nonce, pers, reseedEntropy, reseedAdd, add1, add2 []byte,
 		flags uint8, n1, n2 uint32) {
 		d, err := NewCTR(entropy, nonce, pers, df)
-		if want := ctrRefValidInstantiate(entropy, nonce, pers, df); (err == nil) != want {
-			t.Fatalf("NewCTR error %v, want valid = %v", err, want)
-		}
+		requireOK(t, ctrRefValidInstantiate(entropy, nonce, pers, df), err, "NewCTR")
 		if err != nil {
 			return
 		}
@@ -244,9 +242,7 @@ func FuzzCTR(f *testing.F) {
 				err := d.Reseed(reseedEntropy, reseedAdd)
 				valid := ctrRefValidInput(reseedAdd, df) &&
 					((df && len(reseedEntropy) >= 32 && len(reseedEntropy) <= 1<<16) || (!df && len(reseedEntropy) == 48))
-				if (err == nil) != valid {
-					t.Fatalf("Reseed error %v, want valid = %v", err, valid)
-				}
+				requireOK(t, valid, err, "Reseed")
 				if valid {
 					r.reseed(reseedEntropy, reseedAdd)
 				}
@@ -254,22 +250,15 @@ func FuzzCTR(f *testing.F) {
 			out := make([]byte, step.n)
 			err := d.Generate(out, step.add)
 			valid := step.n <= MaxRequest && ctrRefValidInput(step.add, df)
-			if (err == nil) != valid {
-				t.Fatalf("Generate(%d bytes, %d bytes additional) error %v, want valid = %v", step.n, len(step.add), err, valid)
-			}
+			requireOK(t, valid, err, "Generate(%d bytes, %d bytes additional)", step.n, len(step.add))
 			if !valid {
-				if errors.Is(err, ErrReseedRequired) || !bytes.Equal(out, make([]byte, step.n)) {
-					t.Fatalf("failed Generate wrote output or reported %v", err)
-				}
+				require.NotErrorIs(t, err, ErrReseedRequired, "failed Generate")
+				require.Equal(t, make([]byte, step.n), out, "failed Generate wrote output")
 				continue
 			}
 			want, _ := r.generate(step.n, step.add)
-			if !bytes.Equal(out, want) {
-				t.Fatalf("Generate(%d bytes, %d bytes additional) differs from the reference", step.n, len(step.add))
-			}
-			if d.ReseedCounter() != r.reseedCounter {
-				t.Fatalf("reseed counter %d, reference %d", d.ReseedCounter(), r.reseedCounter)
-			}
+			require.Equal(t, want, out, "Generate(%d bytes, %d bytes additional) differs from the reference", step.n, len(step.add))
+			require.Equal(t, r.reseedCounter, d.ReseedCounter(), "reseed counter against the reference")
 		}
 	})
 }

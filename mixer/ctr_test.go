@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ctrTestInput returns n deterministic, non-zero bytes.
@@ -28,17 +30,36 @@ func newTestCTR(t testing.TB, df bool) *CTR {
 	} else {
 		d, err = NewCTR(ctrTestInput(SeedLen, 1), nil, nil, false)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return d
 }
 
-func TestCTRConstants(t *testing.T) {
-	if SeedLen != 48 || MaxRequest != 65536 || ReseedInterval != 1<<48 || KeyLen != 32 || BlockLen != 16 {
-		t.Errorf("constants disagree with SP 800-90A Rev. 1, Table 3: seedlen %d, max request %d, reseed interval %d",
-			SeedLen, MaxRequest, ReseedInterval)
+// assertOK checks that err is nil exactly when ok is set.
+func assertOK(t testing.TB, ok bool, err error, msgAndArgs ...any) bool {
+	t.Helper()
+	if ok {
+		return assert.NoError(t, err, msgAndArgs...)
 	}
+	return assert.Error(t, err, msgAndArgs...)
+}
+
+// requireOK is assertOK that stops the test on a mismatch.
+func requireOK(t testing.TB, ok bool, err error, msgAndArgs ...any) {
+	t.Helper()
+	if ok {
+		require.NoError(t, err, msgAndArgs...)
+	} else {
+		require.Error(t, err, msgAndArgs...)
+	}
+}
+
+func TestCTRConstants(t *testing.T) {
+	// SP 800-90A Rev. 1, Table 3.
+	assert.Equal(t, 48, SeedLen, "seedlen")
+	assert.Equal(t, 65536, MaxRequest, "max_number_of_bits_per_request / 8")
+	assert.Equal(t, 1<<48, ReseedInterval, "reseed_interval")
+	assert.Equal(t, 32, KeyLen, "keylen")
+	assert.Equal(t, 16, BlockLen, "blocklen")
 }
 
 func TestNewCTRLengths(t *testing.T) {
@@ -65,8 +86,11 @@ func TestNewCTRLengths(t *testing.T) {
 	} {
 		name := fmt.Sprintf("df=%v/entropy=%d/nonce=%d/personalization=%d", c.df, c.entropy, c.nonce, c.person)
 		d, err := NewCTR(n(c.entropy), n(c.nonce), n(c.person), c.df)
-		if c.ok != (err == nil) || (err == nil) != (d != nil) {
-			t.Errorf("%s: got %v, %v; want ok = %v", name, d, err, c.ok)
+		assertOK(t, c.ok, err, name)
+		if err == nil {
+			assert.NotNil(t, d, "%s: no error and no DRBG", name)
+		} else {
+			assert.Nil(t, d, "%s: an error and a DRBG", name)
 		}
 		if err != nil {
 			t.Logf("%s: %v", name, err)
@@ -94,9 +118,7 @@ func TestCTRReseedLengths(t *testing.T) {
 		d := newTestCTR(t, c.df)
 		twin := newTestCTR(t, c.df)
 		err := d.Reseed(ctrTestInput(c.entropy, 4), ctrTestInput(c.additional, 5))
-		if c.ok != (err == nil) {
-			t.Errorf("df=%v: Reseed(%d, %d bytes) = %v, want ok = %v", c.df, c.entropy, c.additional, err, c.ok)
-		}
+		assertOK(t, c.ok, err, "df=%v: Reseed(%d, %d bytes)", c.df, c.entropy, c.additional)
 		if !c.ok {
 			ctrSameState(t, d, twin)
 		}
@@ -107,15 +129,9 @@ func TestCTRReseedLengths(t *testing.T) {
 func ctrSameState(t *testing.T, a, b *CTR) {
 	t.Helper()
 	x, y := make([]byte, 64), make([]byte, 64)
-	if err := a.Generate(x, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Generate(y, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(x, y) {
-		t.Error("a failed call changed the DRBG state")
-	}
+	require.NoError(t, a.Generate(x, nil))
+	require.NoError(t, b.Generate(y, nil))
+	assert.Equal(t, y, x, "a failed call changed the DRBG state")
 }
 
 func TestCTRGenerateLengths(t *testing.T) {
@@ -137,16 +153,10 @@ func TestCTRGenerateLengths(t *testing.T) {
 			d, twin := newTestCTR(t, df), newTestCTR(t, df)
 			out := bytes.Repeat([]byte{0xA5}, c.out)
 			err := d.Generate(out, ctrTestInput(c.additional, 6))
-			if c.ok != (err == nil) {
-				t.Errorf("df=%v: Generate(%d, %d bytes) = %v, want ok = %v", df, c.out, c.additional, err, c.ok)
-			}
+			assertOK(t, c.ok, err, "df=%v: Generate(%d, %d bytes)", df, c.out, c.additional)
 			if err != nil {
-				if !bytes.Equal(out, bytes.Repeat([]byte{0xA5}, c.out)) {
-					t.Errorf("df=%v: failed Generate wrote to out", df)
-				}
-				if d.ReseedCounter() != 1 {
-					t.Errorf("df=%v: failed Generate counted: reseed counter %d", df, d.ReseedCounter())
-				}
+				assert.Equal(t, bytes.Repeat([]byte{0xA5}, c.out), out, "df=%v: failed Generate wrote to out", df)
+				assert.Equal(t, uint64(1), d.ReseedCounter(), "df=%v: failed Generate counted", df)
 				ctrSameState(t, d, twin)
 			}
 		}
@@ -159,31 +169,18 @@ func TestCTRReseedInterval(t *testing.T) {
 	d := newTestCTR(t, false)
 	out := make([]byte, 32)
 	d.reseedCounter = ReseedInterval
-	if err := d.Generate(out, nil); err != nil {
-		t.Fatalf("Generate at reseed_counter = ReseedInterval: %v", err)
-	}
-	if got := d.ReseedCounter(); got != ReseedInterval+1 {
-		t.Fatalf("reseed counter %d, want %d", got, uint64(ReseedInterval+1))
-	}
+	require.NoError(t, d.Generate(out, nil), "Generate at reseed_counter = ReseedInterval")
+	require.Equal(t, uint64(ReseedInterval+1), d.ReseedCounter(), "reseed counter")
 	clear(out)
 	for range 2 {
 		err := d.Generate(out, nil)
-		if !errors.Is(err, ErrReseedRequired) {
-			t.Fatalf("Generate past ReseedInterval = %v, want ErrReseedRequired", err)
-		}
-		if !bytes.Equal(out, make([]byte, 32)) || d.ReseedCounter() != ReseedInterval+1 {
-			t.Fatal("refused Generate wrote output or counted")
-		}
+		require.ErrorIs(t, err, ErrReseedRequired, "Generate past ReseedInterval")
+		require.Equal(t, make([]byte, 32), out, "refused Generate wrote output")
+		require.Equal(t, uint64(ReseedInterval+1), d.ReseedCounter(), "refused Generate counted")
 	}
-	if err := d.Reseed(ctrTestInput(SeedLen, 7), nil); err != nil {
-		t.Fatal(err)
-	}
-	if d.ReseedCounter() != 1 {
-		t.Fatalf("reseed counter after Reseed %d, want 1", d.ReseedCounter())
-	}
-	if err := d.Generate(out, nil); err != nil {
-		t.Fatalf("Generate after Reseed: %v", err)
-	}
+	require.NoError(t, d.Reseed(ctrTestInput(SeedLen, 7), nil))
+	require.Equal(t, uint64(1), d.ReseedCounter(), "reseed counter after Reseed")
+	require.NoError(t, d.Generate(out, nil), "Generate after Reseed")
 }
 
 // TestCTRZeroLengthGenerate checks the documented choice: a 0-bit request
@@ -191,18 +188,12 @@ func TestCTRReseedInterval(t *testing.T) {
 func TestCTRZeroLengthGenerate(t *testing.T) {
 	for _, df := range []bool{false, true} {
 		d, twin := newTestCTR(t, df), newTestCTR(t, df)
-		if err := d.Generate(nil, ctrTestInput(16, 8)); err != nil {
-			t.Fatal(err)
-		}
-		if d.ReseedCounter() != 2 {
-			t.Errorf("df=%v: reseed counter %d after a 0-byte request, want 2", df, d.ReseedCounter())
-		}
+		require.NoError(t, d.Generate(nil, ctrTestInput(16, 8)))
+		assert.Equal(t, uint64(2), d.ReseedCounter(), "df=%v: reseed counter after a 0-byte request", df)
 		x, y := make([]byte, 32), make([]byte, 32)
 		d.Generate(x, nil)
 		twin.Generate(y, nil)
-		if bytes.Equal(x, y) {
-			t.Errorf("df=%v: a 0-byte request left the state unchanged", df)
-		}
+		assert.NotEqual(t, y, x, "df=%v: a 0-byte request left the state unchanged", df)
 	}
 }
 
@@ -212,23 +203,18 @@ func TestCTRWipe(t *testing.T) {
 		d.Generate(make([]byte, 1000), nil)
 		d.Wipe()
 		d.Wipe()
-		if d.key != [KeyLen]byte{} || d.v != [BlockLen]byte{} || d.block != nil || d.bcc.key != nil || d.ReseedCounter() != 0 {
-			t.Errorf("df=%v: Wipe left state behind", df)
-		}
+		assert.Equal(t, [KeyLen]byte{}, d.key, "df=%v: Wipe left the key", df)
+		assert.Equal(t, [BlockLen]byte{}, d.v, "df=%v: Wipe left V", df)
+		// == nil rather than assert.Nil: a typed nil in the interface must fail too.
+		assert.True(t, d.block == nil, "df=%v: Wipe left the AES key schedule, want a nil cipher.Block", df)
+		assert.True(t, d.bcc.key == nil, "df=%v: Wipe left the df key schedule, want a nil cipher.Block", df)
+		assert.Zero(t, d.ReseedCounter(), "df=%v: Wipe left the reseed counter", df)
 		out := make([]byte, 16)
-		if err := d.Generate(out, nil); !errors.Is(err, errCTRWiped) {
-			t.Errorf("df=%v: Generate after Wipe = %v", df, err)
-		}
-		if !bytes.Equal(out, make([]byte, 16)) {
-			t.Errorf("df=%v: Generate after Wipe wrote output", df)
-		}
+		assert.ErrorIs(t, d.Generate(out, nil), errCTRWiped, "df=%v: Generate after Wipe", df)
+		assert.Equal(t, make([]byte, 16), out, "df=%v: Generate after Wipe wrote output", df)
 		entropy := ctrTestInput(SeedLen, 9)
-		if err := d.Reseed(entropy, nil); !errors.Is(err, errCTRWiped) {
-			t.Errorf("df=%v: Reseed after Wipe = %v", df, err)
-		}
-		if err := d.Generate(out, nil); !errors.Is(err, errCTRWiped) {
-			t.Errorf("df=%v: Generate after Wipe and Reseed = %v", df, err)
-		}
+		assert.ErrorIs(t, d.Reseed(entropy, nil), errCTRWiped, "df=%v: Reseed after Wipe", df)
+		assert.ErrorIs(t, d.Generate(out, nil), errCTRWiped, "df=%v: Generate after Wipe and Reseed", df)
 	}
 }
 
@@ -244,13 +230,10 @@ func TestCTRSelfTestFailure(t *testing.T) {
 	})
 	for range 3 {
 		d, err := newCTR(selfTest, ctrTestInput(SeedLen, 1), nil, nil, false)
-		if d != nil || !errors.Is(err, errCTRSelfTest) {
-			t.Fatalf("newCTR with a failing self-test = %v, %v", d, err)
-		}
+		require.Nil(t, d, "newCTR with a failing self-test")
+		require.ErrorIs(t, err, errCTRSelfTest, "newCTR with a failing self-test")
 	}
-	if runs != 1 {
-		t.Errorf("self-test ran %d times, want 1", runs)
-	}
+	assert.Equal(t, 1, runs, "self-test runs")
 	t.Log(selfTest())
 
 	// Each input of the record matters.
@@ -266,14 +249,10 @@ func TestCTRSelfTestFailure(t *testing.T) {
 		} {
 			v := ctrSelfTestVectors[i]
 			corrupt(&v)
-			if err := runCTRSelfTest([]ctrKAT{v}); !errors.Is(err, errCTRSelfTest) {
-				t.Errorf("%s: corrupted record passed: %v", v.name, err)
-			}
+			assert.ErrorIs(t, runCTRSelfTest([]ctrKAT{v}), errCTRSelfTest, "%s: corrupted record passed", v.name)
 		}
 	}
-	if err := runCTRSelfTest(ctrSelfTestVectors[:]); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, runCTRSelfTest(ctrSelfTestVectors[:]))
 }
 
 // TestCTRPaths checks both output paths, around the switch between them and
@@ -287,20 +266,14 @@ func TestCTRPaths(t *testing.T) {
 			entropy, nonce = ctrTestInput(40, 1), ctrTestInput(20, 2)
 		}
 		d, err := NewCTR(entropy, nonce, ctrTestInput(20, 3), df)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ref := newCTRRef(entropy, nonce, ctrTestInput(20, 3), df)
 		for i, n := range sizes {
 			add := ctrTestInput(i*4%(SeedLen+1), byte(i))
 			out := make([]byte, n)
-			if err := d.Generate(out, add); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, d.Generate(out, add))
 			want, _ := ref.generate(n, add)
-			if !bytes.Equal(out, want) {
-				t.Errorf("df=%v: Generate(%d bytes, %d bytes additional) differs from the reference", df, n, len(add))
-			}
+			assert.Equal(t, want, out, "df=%v: Generate(%d bytes, %d bytes additional) differs from the reference", df, n, len(add))
 		}
 	}
 
@@ -309,9 +282,9 @@ func TestCTRPaths(t *testing.T) {
 		x, y := make([]byte, n), make([]byte, n)
 		a.generateBlocks(x)
 		b.generateStream(y)
-		if !bytes.Equal(x, y) || a.key != b.key || a.v != b.v {
-			t.Errorf("%d bytes: stream and block paths differ", n)
-		}
+		assert.Equal(t, x, y, "%d bytes: stream and block paths differ in output", n)
+		assert.Equal(t, a.key, b.key, "%d bytes: stream and block paths differ in K", n)
+		assert.Equal(t, a.v, b.v, "%d bytes: stream and block paths differ in V", n)
 	}
 }
 
@@ -334,14 +307,11 @@ func TestCTRAllocations(t *testing.T) {
 		out, add := make([]byte, c.n), ctrTestInput(c.additional, 1)
 		allocs := testing.AllocsPerRun(20, func() {
 			if err := d.Generate(out, add); err != nil {
-				t.Fatal(err)
+				require.NoError(t, err)
 			}
 		})
 		t.Logf("df=%v: Generate(%d bytes, %d bytes additional): %v allocations", c.df, c.n, c.additional, allocs)
-		if allocs > c.max {
-			t.Errorf("df=%v: Generate(%d bytes, %d bytes additional) makes %v allocations, want at most %v",
-				c.df, c.n, c.additional, allocs, c.max)
-		}
+		assert.LessOrEqual(t, allocs, c.max, "df=%v: Generate(%d bytes, %d bytes additional): allocations", c.df, c.n, c.additional)
 	}
 }
 
@@ -367,7 +337,7 @@ func benchmarkGenerate(b *testing.B, n int, additional []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := d.Generate(out, additional); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 	}
 }
@@ -377,9 +347,7 @@ func BenchmarkAESCTR(b *testing.B) {
 	for _, s := range ctrBenchSizes {
 		b.Run(s.name, func(b *testing.B) {
 			block, err := aes.NewCipher(ctrTestInput(KeyLen, 1))
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			stream := cipher.NewCTR(block, make([]byte, BlockLen))
 			out := make([]byte, s.n)
 			b.SetBytes(int64(s.n))

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/internal/nistdata"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The NIST CAVP SP 800-90A vectors (CAVS 14.3, drbgtestvectors.zip), from
@@ -223,40 +225,29 @@ func TestCTRCAVPVectors(t *testing.T) {
 	for _, name := range ctrVectorFiles {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(ctrVectorFile(t, name))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			recs, err := parseCTRVectors(name, bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			passed := 0
 			for _, rec := range recs {
 				got, err := rec.run()
 				switch {
-				case err != nil:
-					t.Errorf("%s: %v", rec.where, err)
-				case !bytes.Equal(got, rec.returned):
-					t.Errorf("%s: ReturnedBits\n got %x\nwant %x", rec.where, got, rec.returned)
-				case !bytes.Equal(ctrRefRun(rec), rec.returned):
-					t.Errorf("%s: the test's reference implementation disagrees with ReturnedBits", rec.where)
+				case !assert.NoError(t, err, rec.where):
+				case !assert.Equal(t, rec.returned, got, "%s: ReturnedBits", rec.where):
+				case !assert.Equal(t, rec.returned, ctrRefRun(rec), "%s: the test's reference implementation disagrees with ReturnedBits", rec.where):
 				default:
 					passed++
 				}
 			}
 			t.Logf("%s: %d of %d records passed", name, passed, len(recs))
-			if len(recs) != ctrRecordsPerFile {
-				t.Errorf("%s has %d records, want %d", name, len(recs), ctrRecordsPerFile)
-			}
+			assert.Len(t, recs, ctrRecordsPerFile, "%s records", name)
 			total += passed
 			files++
 		})
 	}
 	if files == len(ctrVectorFiles) {
 		t.Logf("%d CAVP records passed in all", total)
-		if total != ctrRecordsTotal {
-			t.Errorf("%d records passed, want %d", total, ctrRecordsTotal)
-		}
+		assert.Equal(t, ctrRecordsTotal, total, "records passed")
 	}
 }
 
@@ -376,34 +367,24 @@ ReturnedBits = da6389d151e3b2b332fbcc02b2cc5af4f69835e9fbbe19130f91cbf30a3c24580
 func inlineCTRRecords(t testing.TB) []*ctrRecord {
 	t.Helper()
 	recs, err := parseCTRVectors("inline", strings.NewReader(ctrInlineVectors))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return recs
 }
 
 func TestCTRInlineVectors(t *testing.T) {
 	recs := inlineCTRRecords(t)
-	if len(recs) != 6 {
-		t.Fatalf("parsed %d inline records, want 6", len(recs))
-	}
+	require.Len(t, recs, 6, "inline records")
 	for _, rec := range recs {
 		got, err := rec.run()
-		if err != nil {
-			t.Fatalf("%s: %v", rec.where, err)
-		}
-		if !bytes.Equal(got, rec.returned) {
-			t.Errorf("%s: ReturnedBits\n got %x\nwant %x", rec.where, got, rec.returned)
-		}
+		require.NoError(t, err, rec.where)
+		assert.Equal(t, rec.returned, got, "%s: ReturnedBits", rec.where)
 	}
 }
 
 // TestCTRSelfTestVectors checks the self-test's own records through the
 // public API, and that the self-test passes.
 func TestCTRSelfTestVectors(t *testing.T) {
-	if err := ctrSelfTest(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ctrSelfTest())
 	for _, v := range ctrSelfTestVectors {
 		rec := &ctrRecord{where: v.name, df: v.df, hasReseed: true}
 		for _, f := range []struct {
@@ -415,20 +396,14 @@ func TestCTRSelfTestVectors(t *testing.T) {
 		}
 		rec.additional = [][]byte{ctrMustHex(t, v.additional1), ctrMustHex(t, v.additional2)}
 		got, err := rec.run()
-		if err != nil {
-			t.Fatalf("%s: %v", v.name, err)
-		}
-		if !bytes.Equal(got, rec.returned) {
-			t.Errorf("%s: ReturnedBits\n got %x\nwant %x", v.name, got, rec.returned)
-		}
+		require.NoError(t, err, v.name)
+		assert.Equal(t, rec.returned, got, "%s: ReturnedBits", v.name)
 	}
 }
 
 func ctrMustHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }

@@ -2,8 +2,9 @@ package mixer
 
 import (
 	"bytes"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzMixer drives a Mixer with a fuzzed configuration and a fuzzed
@@ -58,20 +59,16 @@ func FuzzMixer(f *testing.F) {
 				p = bytes.Repeat([]byte{0xee}, 1+int(op)*int(op)%(2*MaxRequest))
 				var osOnly int
 				osOnly, err = m.ReadPRWith(p, Seeding{})
-				if osOnly != 0 {
-					t.Fatalf("op %d: ReadPRWith with the zero Seeding reported %d OS-only reseeds", i, osOnly)
-				}
+				require.Zero(t, osOnly, "op %d: ReadPRWith with the zero Seeding reported OS-only reseeds", i)
 			}
 			if err != nil {
-				if (decision != Fail && !strict) || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
-					t.Fatalf("op %d: unexpected error %v (decision %v, strict %v)", i, err, decision, strict)
-				}
+				require.True(t, decision == Fail || strict, "op %d: unexpected error %v (decision %v, strict %v): want an error only for Fail or the zero Seeding", i, err, decision, strict)
+				require.ErrorIs(t, err, ErrPrimary, "op %d", i)
+				require.ErrorIs(t, err, errMxPrimaryDown, "op %d", i)
 				if strict {
 					strictFailures++
 				}
-				if !bytes.Equal(p, make([]byte, len(p))) {
-					t.Fatalf("op %d: failed read left bytes in p", i)
-				}
+				require.Equal(t, make([]byte, len(p)), p, "op %d: failed read left bytes in p", i)
 				continue
 			}
 			reads++
@@ -79,9 +76,9 @@ func FuzzMixer(f *testing.F) {
 			out = append(out, p...)
 		}
 		st := m.Stats()
-		if st.Reads != reads || st.BytesServed != served || st.PrimaryErrors != hookCalls+strictFailures {
-			t.Fatalf("Stats %+v, want %d reads, %d bytes, %d primary errors", st, reads, served, hookCalls+strictFailures)
-		}
+		require.Equal(t, reads, st.Reads, "Stats %+v", st)
+		require.Equal(t, served, st.BytesServed, "Stats %+v", st)
+		require.Equal(t, hookCalls+strictFailures, st.PrimaryErrors, "Stats %+v", st)
 		_, consumed := primary.stats()
 		primaryBytes := mxStream("P", 0, consumed)
 		blocks := make(map[string]bool)
@@ -90,8 +87,8 @@ func FuzzMixer(f *testing.F) {
 		}
 		for i := 0; i+BlockLen <= len(out); i += BlockLen {
 			b := string(out[i : i+BlockLen])
-			if blocks[b] {
-				t.Fatalf("output block at %d repeats primary or earlier output bytes", i)
+			if blocks[b] { // one map lookup per block; testify only on a repeat
+				require.False(t, blocks[b], "output block at %d repeats primary or earlier output bytes", i)
 			}
 			blocks[b] = true
 		}

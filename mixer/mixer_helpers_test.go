@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // mxLog records, across several mxSources, which source each Read call
@@ -129,9 +131,7 @@ func mxStream(name string, off, n uint64) []byte {
 func newTestMixer(t testing.TB, cfg Config) *Mixer {
 	t.Helper()
 	m, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -140,8 +140,8 @@ func newTestMixer(t testing.TB, cfg Config) *Mixer {
 func mxRead(t testing.TB, m *Mixer, n int) []byte {
 	t.Helper()
 	p := make([]byte, n)
-	if got, err := m.Read(p); err != nil || got != n {
-		t.Fatalf("Read(%d bytes) = %d, %v", n, got, err)
-	}
+	got, err := m.Read(p)
+	require.NoError(t, err, "Read(%d bytes)", n)
+	require.Equal(t, n, got, "Read(%d bytes)", n)
 	return p
 }

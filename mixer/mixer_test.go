@@ -3,12 +3,14 @@ package mixer
 import (
 	"bytes"
 	"errors"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -24,32 +26,29 @@ func TestConfigValidation(t *testing.T) {
 		{"tiny buffer", Config{Primary: p, BufferSize: BlockLen - 1}, "BufferSize is 15"},
 		{"huge buffer", Config{Primary: p, BufferSize: MaxRequest + 1}, "BufferSize is 65537"},
 	} {
-		if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "mixer: ") {
-			t.Errorf("%s: New error %v, want one containing %q", c.name, err, c.want)
+		_, err := New(c.cfg)
+		if assert.ErrorContains(t, err, c.want, "%s: New", c.name) {
+			assert.True(t, strings.HasPrefix(err.Error(), "mixer: "), "%s: New error %v, want a mixer: error", c.name, err)
 		}
 	}
-	if _, calls := p.stats(); calls != 0 {
-		t.Errorf("invalid configs read the primary %d times", calls)
-	}
+	_, consumed := p.stats()
+	assert.Zero(t, consumed, "invalid configs read bytes from the primary")
 
 	// The defaults land in the Mixer, not in the caller's Config.
 	cfg := Config{Primary: p}
 	m := newTestMixer(t, cfg)
-	if cfg.OS != nil || cfg.Shards != 0 || cfg.BufferSize != 0 || cfg.ReseedInterval != 0 ||
-		cfg.ReseedBytes != 0 || cfg.ReseedCalls != 0 || cfg.OnPrimaryError != nil {
-		t.Errorf("New modified the caller's Config: %+v", cfg)
-	}
-	if m.cfg.bufferSize != DefaultBufferSize || m.cfg.reseedInterval != DefaultReseedInterval ||
-		m.cfg.reseedBytes != DefaultReseedBytes || m.cfg.reseedCalls != DefaultReseedCalls ||
-		len(m.shards) < 1 || len(m.shards) > MaxShards {
-		t.Errorf("defaults not applied: %+v, %d shards", m.cfg, len(m.shards))
-	}
+	assert.Equal(t, Config{Primary: p}, cfg, "New modified the caller's Config")
+	assert.Equal(t, DefaultBufferSize, m.cfg.bufferSize, "default BufferSize")
+	assert.Equal(t, DefaultReseedInterval, m.cfg.reseedInterval, "default ReseedInterval")
+	assert.Equal(t, uint64(DefaultReseedBytes), m.cfg.reseedBytes, "default ReseedBytes")
+	assert.Equal(t, uint64(DefaultReseedCalls), m.cfg.reseedCalls, "default ReseedCalls")
+	assert.GreaterOrEqual(t, len(m.shards), 1, "default Shards")
+	assert.LessOrEqual(t, len(m.shards), MaxShards, "default Shards")
 }
 
 func TestShardPadding(t *testing.T) {
-	if size := unsafe.Sizeof(shard{}); size%cacheLine != 0 {
-		t.Errorf("shard is %d bytes, not a multiple of %d", size, cacheLine)
-	}
+	size := unsafe.Sizeof(shard{})
+	assert.Zero(t, size%cacheLine, "shard is %d bytes, not a multiple of %d", size, cacheLine)
 }
 
 // TestConstruction pins the construction documented in the package doc to
@@ -62,22 +61,17 @@ func TestConstruction(t *testing.T) {
 	for i := range big {
 		big[i] = 0xa5 // Generate must overwrite, not XOR into, the caller's bytes
 	}
-	if _, err := m.Read(big); err != nil {
-		t.Fatal(err)
-	}
+	_, err := m.Read(big)
+	require.NoError(t, err)
 	third := mxRead(t, m, 32)
 
 	// Instantiate: entropy input P[0:48], personalization string O[0:48].
 	d, err := NewCTR(mxStream("P", 0, SeedLen), nil, mxStream("O", 0, SeedLen), false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	osOff := uint64(SeedLen)
 	generate := func(n int) []byte {
 		out := make([]byte, n)
-		if err := d.Generate(out, mxStream("O", osOff, SeedLen)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, d.Generate(out, mxStream("O", osOff, SeedLen)))
 		osOff += SeedLen
 		return out
 	}
@@ -86,15 +80,15 @@ func TestConstruction(t *testing.T) {
 	for range (1 << 20) / MaxRequest {
 		wantBig = append(wantBig, generate(MaxRequest)...)
 	}
-	if !bytes.Equal(first, buf[:32]) || !bytes.Equal(second, buf[32:64]) || !bytes.Equal(third, buf[64:96]) {
-		t.Errorf("small reads differ from the buffer of Generate(%d bytes, O[48:96])", DefaultBufferSize)
+	for i, got := range [][]byte{first, second, third} {
+		assert.Equal(t, buf[32*i:32*(i+1)], got, "small read %d differs from the buffer of Generate(%d bytes, O[48:96])", i, DefaultBufferSize)
 	}
-	if !bytes.Equal(big, wantBig) {
-		t.Errorf("1 MiB read differs from 16 Generate(64 KiB, fresh O) requests")
-	}
-	if st := m.Stats(); st.Generates != 17 || st.Reseeds != 0 || st.Reads != 4 || st.BytesServed != 96+1<<20 {
-		t.Errorf("Stats = %+v, want 17 generates, 0 reseeds, 4 reads, %d bytes", st, 96+1<<20)
-	}
+	assert.Equal(t, wantBig, big, "1 MiB read differs from 16 Generate(64 KiB, fresh O) requests")
+	st := m.Stats()
+	assert.Equal(t, uint64(17), st.Generates, "Stats = %+v", st)
+	assert.Zero(t, st.Reseeds, "Stats = %+v", st)
+	assert.Equal(t, uint64(4), st.Reads, "Stats = %+v", st)
+	assert.Equal(t, uint64(96+1<<20), st.BytesServed, "Stats = %+v", st)
 }
 
 func TestPrimaryBeforeOS(t *testing.T) {
@@ -103,9 +97,7 @@ func TestPrimaryBeforeOS(t *testing.T) {
 		Primary: newMXSource("P", &log), OS: newMXSource("O", &log),
 		Shards: 2, ReseedCalls: 1, BufferSize: 64,
 	})
-	if got := log.sources(); got != "POPO" {
-		t.Fatalf("New read %q, want POPO (primary then OS, per shard)", got)
-	}
+	require.Equal(t, "POPO", log.sources(), "New's reads: want primary then OS, per shard")
 	for range 20 {
 		mxRead(t, m, 64)
 		mxRead(t, m, 10)
@@ -113,24 +105,19 @@ func TestPrimaryBeforeOS(t *testing.T) {
 	// Each request is an additional input (O), preceded when the shard
 	// is due by a reseed (PO); every P is followed by its O.
 	got := log.sources()
-	if !regexp.MustCompile(`^POPO(O|POO)+$`).MatchString(got) {
-		t.Errorf("read sequence %q does not match ^POPO(O|POO)+$", got)
-	}
-	if st := m.Stats(); int(st.Reseeds) != strings.Count(got, "P")-2 || st.Reseeds < 18 {
-		t.Errorf("Stats.Reseeds = %d, primary reads %d", st.Reseeds, strings.Count(got, "P"))
-	}
+	assert.Regexp(t, `^POPO(O|POO)+$`, got, "read sequence")
+	st := m.Stats()
+	assert.Equal(t, strings.Count(got, "P")-2, int(st.Reseeds), "Stats.Reseeds against the primary reads after New")
+	assert.GreaterOrEqual(t, st.Reseeds, uint64(18), "Stats.Reseeds")
 
 	// Prediction resistance: per request one reseed (P then O) and no
 	// additional input of its own.
 	log.events = nil
 	for _, n := range []int{32, 32, MaxRequest + 1} {
-		if _, err := m.ReadPR(make([]byte, n)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := m.ReadPR(make([]byte, n))
+		require.NoError(t, err)
 	}
-	if got := log.sources(); got != "POPOPOPO" {
-		t.Errorf("ReadPR(32), ReadPR(32), ReadPR(MaxRequest+1) read %q, want POPOPOPO", got)
-	}
+	assert.Equal(t, "POPOPOPO", log.sources(), "reads of ReadPR(32), ReadPR(32), ReadPR(MaxRequest+1)")
 }
 
 // TestDistinctPrimaryBytes checks that every seeding of every shard
@@ -148,7 +135,7 @@ func TestDistinctPrimaryBytes(t *testing.T) {
 			p := make([]byte, 64)
 			for range 100 {
 				if _, err := m.Read(p); err != nil {
-					t.Error(err)
+					assert.NoError(t, err) // assert, not require: not the test's goroutine
 					return
 				}
 			}
@@ -157,19 +144,15 @@ func TestDistinctPrimaryBytes(t *testing.T) {
 	wg.Wait()
 	st := m.Stats()
 	_, consumed := primary.stats()
-	if want := SeedLen * (shards + st.Reseeds); consumed != want {
-		t.Errorf("primary gave %d bytes for %d instantiations and %d reseeds, want %d", consumed, shards, st.Reseeds, want)
-	}
+	assert.Equal(t, SeedLen*(shards+st.Reseeds), consumed, "primary bytes for %d instantiations and %d reseeds", shards, st.Reseeds)
 	seen := map[string]bool{}
 	for _, e := range log.events {
-		if len(e.data) != SeedLen || seen[string(e.data)] {
-			t.Fatalf("primary read of %d bytes, repeated=%v", len(e.data), seen[string(e.data)])
-		}
+		require.Len(t, e.data, SeedLen, "primary read")
+		require.False(t, seen[string(e.data)], "repeated primary read %x", e.data)
 		seen[string(e.data)] = true
 	}
-	if len(seen) != shards+int(st.Reseeds) || st.Reseeds < 700 {
-		t.Errorf("%d distinct primary reads, %d reseeds", len(seen), st.Reseeds)
-	}
+	assert.Len(t, seen, shards+int(st.Reseeds), "distinct primary reads")
+	assert.GreaterOrEqual(t, st.Reseeds, uint64(700), "reseeds")
 }
 
 // TestOutputDependsOnBothSources checks that changing either source alone
@@ -180,21 +163,13 @@ func TestOutputDependsOnBothSources(t *testing.T) {
 		return append(mxRead(t, m, 32), mxRead(t, m, 1<<20)...)
 	}
 	base := out("P", "O")
-	if !bytes.Equal(base, out("P", "O")) {
-		t.Fatal("identical sources give different output")
-	}
-	if bytes.Equal(base[:32], out("P", "O2")[:32]) {
-		t.Error("output does not depend on the OS source")
-	}
-	if bytes.Equal(base[:32], out("P2", "O")[:32]) {
-		t.Error("output does not depend on the primary source")
-	}
+	require.Equal(t, base, out("P", "O"), "identical sources give different output")
+	assert.NotEqual(t, base[:32], out("P", "O2")[:32], "output does not depend on the OS source")
+	assert.NotEqual(t, base[:32], out("P2", "O")[:32], "output does not depend on the primary source")
 	// One instantiation and 16 reseeds consumed 17 × 48 primary bytes.
 	primary := mxStream("P", 0, 17*SeedLen)
 	for i := 0; i+BlockLen <= len(primary); i += BlockLen / 2 {
-		if bytes.Contains(base, primary[i:i+BlockLen]) {
-			t.Fatalf("output contains primary bytes %d-%d", i, i+BlockLen)
-		}
+		require.False(t, bytes.Contains(base, primary[i:i+BlockLen]), "output contains primary bytes %d-%d", i, i+BlockLen)
 	}
 }
 
@@ -203,40 +178,42 @@ func TestServedBytesWiped(t *testing.T) {
 	s := &m.shards[0]
 	zero := make([]byte, 1024)
 	mxRead(t, m, 100)
-	if s.off != 100 || !bytes.Equal(s.buf[:100], zero[:100]) || bytes.Equal(s.buf[100:], zero[100:]) {
-		t.Errorf("after reading 100 bytes: off %d, served part zero %v", s.off, bytes.Equal(s.buf[:100], zero[:100]))
-	}
+	checkServedWiped(t, s, 100, "after reading 100 bytes")
 	// 924 bytes from this buffer, 76 from a refill.
 	mxRead(t, m, 1000)
-	if s.off != 76 || !bytes.Equal(s.buf[:76], zero[:76]) || bytes.Equal(s.buf[76:], zero[76:]) {
-		t.Errorf("across a refill: off %d", s.off)
-	}
+	checkServedWiped(t, s, 76, "across a refill")
 	m.Close()
-	if !bytes.Equal(s.buf, zero) || s.drbg != nil || s.entropy != [SeedLen]byte{} || s.input != [SeedLen]byte{} {
-		t.Error("Close left state behind")
-	}
+	assert.Equal(t, zero, s.buf, "Close left buffer bytes behind")
+	assert.Nil(t, s.drbg, "Close left the DRBG behind")
+	assert.Equal(t, [SeedLen]byte{}, s.entropy, "Close left the entropy input behind")
+	assert.Equal(t, [SeedLen]byte{}, s.input, "Close left the OS input behind")
+}
+
+// checkServedWiped checks that the shard's buffer is at off, its served
+// bytes zero and the rest not all zero.
+func checkServedWiped(t *testing.T, s *shard, off int, when string) {
+	t.Helper()
+	zero := make([]byte, len(s.buf))
+	assert.Equal(t, off, s.off, "%s: buffer offset", when)
+	assert.Equal(t, zero[:off], s.buf[:off], "%s: served bytes not wiped", when)
+	assert.NotEqual(t, zero[off:], s.buf[off:], "%s: unserved bytes all zero", when)
 }
 
 func TestClose(t *testing.T) {
 	m := newTestMixer(t, Config{Primary: newMXSource("P", nil), Shards: 2})
 	mxRead(t, m, 32)
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
 	for _, n := range []int{32, 1 << 20} {
-		if got, err := m.Read(make([]byte, n)); got != 0 || !errors.Is(err, ErrClosed) {
-			t.Errorf("Read(%d) after Close = %d, %v", n, got, err)
-		}
-		if got, err := m.ReadPR(make([]byte, n)); got != 0 || !errors.Is(err, ErrClosed) {
-			t.Errorf("ReadPR(%d) after Close = %d, %v", n, got, err)
-		}
+		got, err := m.Read(make([]byte, n))
+		assert.Zero(t, got, "Read(%d) after Close", n)
+		assert.ErrorIs(t, err, ErrClosed, "Read(%d) after Close", n)
+		got, err = m.ReadPR(make([]byte, n))
+		assert.Zero(t, got, "ReadPR(%d) after Close", n)
+		assert.ErrorIs(t, err, ErrClosed, "ReadPR(%d) after Close", n)
 	}
-	if st := m.Stats(); st.ReadErrors != 0 {
-		t.Errorf("ErrClosed counted as a read error: %+v", st)
-	}
+	st := m.Stats()
+	assert.Zero(t, st.ReadErrors, "ErrClosed counted as a read error: %+v", st)
 }
 
 // TestConcurrentReads reads from many goroutines (run it with -race):
@@ -257,29 +234,26 @@ func TestConcurrentReads(t *testing.T) {
 					_, err = m.Read(p[:])
 				}
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err) // assert, not require: not the test's goroutine
 					return
 				}
 				outs[g] = append(outs[g], p)
 			}
-			if _, err := m.Read(make([]byte, 3000)); err != nil {
-				t.Error(err)
-			}
+			_, err := m.Read(make([]byte, 3000))
+			assert.NoError(t, err)
 		})
 	}
 	wg.Wait()
 	seen := make(map[[32]byte]bool, goroutines*reads)
 	for _, o := range outs {
 		for _, p := range o {
-			if seen[p] {
-				t.Fatalf("repeated output %x", p)
-			}
+			require.False(t, seen[p], "repeated output %x", p)
 			seen[p] = true
 		}
 	}
-	if st := m.Stats(); st.Reads != goroutines*(reads+1) || st.BytesServed != goroutines*(reads*32+3000) {
-		t.Errorf("Stats %+v", st)
-	}
+	st := m.Stats()
+	assert.Equal(t, uint64(goroutines*(reads+1)), st.Reads, "Stats %+v", st)
+	assert.Equal(t, uint64(goroutines*(reads*32+3000)), st.BytesServed, "Stats %+v", st)
 }
 
 // TestConcurrentClose closes the Mixer under concurrent reads: every read
@@ -296,7 +270,7 @@ func TestConcurrentClose(t *testing.T) {
 					return
 				}
 				if err != nil {
-					t.Error(err)
+					assert.NoError(t, err) // assert, not require: not the test's goroutine
 					return
 				}
 			}
@@ -315,9 +289,7 @@ func TestReadAllocations(t *testing.T) {
 	p := make([]byte, 32)
 	mxRead(t, m, 32)
 	// 100 × 32 bytes stay within the 64 KiB buffer.
-	if allocs := testing.AllocsPerRun(100, func() { m.Read(p) }); allocs != 0 {
-		t.Errorf("32-byte Read from the buffer: %v allocations, want 0", allocs)
-	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { m.Read(p) }), "32-byte Read from the buffer: allocations")
 	for _, c := range []struct {
 		n   int
 		max float64
@@ -325,9 +297,7 @@ func TestReadAllocations(t *testing.T) {
 		big := make([]byte, c.n)
 		allocs := testing.AllocsPerRun(5, func() { m.Read(big) })
 		t.Logf("Read(%d bytes): %v allocations", c.n, allocs)
-		if allocs > c.max {
-			t.Errorf("Read(%d bytes): %v allocations, want at most %v", c.n, allocs, c.max)
-		}
+		assert.LessOrEqual(t, allocs, c.max, "Read(%d bytes): allocations", c.n)
 	}
 }
 
@@ -341,7 +311,9 @@ func TestStatsBusyShard(t *testing.T) {
 	s.mu.Lock()
 	busy := m.Stats()
 	s.mu.Unlock()
-	if idle := m.Stats(); busy.Reads != 1 || busy.BytesServed != 32 || idle.Reads != 2 || idle.BytesServed != 96 {
-		t.Errorf("busy Stats %+v, idle Stats %+v", busy, idle)
-	}
+	idle := m.Stats()
+	assert.Equal(t, uint64(1), busy.Reads, "busy Stats %+v", busy)
+	assert.Equal(t, uint64(32), busy.BytesServed, "busy Stats %+v", busy)
+	assert.Equal(t, uint64(2), idle.Reads, "idle Stats %+v", idle)
+	assert.Equal(t, uint64(96), idle.BytesServed, "idle Stats %+v", idle)
 }

@@ -5,6 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMixerCAVPVectors runs NIST's CTR_DRBG AES-256 no-df vectors (the
@@ -34,14 +37,10 @@ func TestMixerCAVPVectors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := ctrVectorFile(t, name)
 			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer f.Close()
 			recs, err := parseCTRVectors(name, f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			passed, runs := 0, 0
 			for _, rec := range recs {
 				if rec.df || rec.lens["PersonalizationStringLen"] != 8*SeedLen || rec.lens["AdditionalInputLen"] != 8*SeedLen {
@@ -53,8 +52,7 @@ func TestMixerCAVPVectors(t *testing.T) {
 				}
 				for _, mode := range modes {
 					runs++
-					if got := mxRunRecord(t, rec, mode); !bytes.Equal(got, rec.returned) {
-						t.Errorf("%s (%v): got %x, want %x", rec.where, mode, got, rec.returned)
+					if !assert.Equal(t, rec.returned, mxRunRecord(t, rec, mode), "%s (%v)", rec.where, mode) {
 						continue
 					}
 					passed++
@@ -65,9 +63,8 @@ func TestMixerCAVPVectors(t *testing.T) {
 			if strings.HasPrefix(name, "pr_true") {
 				want = 180
 			}
-			if passed != want || runs != want {
-				t.Errorf("%d of %d runs passed, want %d", passed, runs, want)
-			}
+			assert.Equal(t, want, runs, "runs")
+			assert.Equal(t, want, passed, "runs passed")
 			total += passed
 		})
 	}
@@ -114,48 +111,39 @@ func mxRunRecord(t *testing.T, rec *ctrRecord, mode mxMode) []byte {
 		s.mu.Lock()
 		_, err := m.reseed(s, &m.cfg.seeding)
 		s.mu.Unlock()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	out := make([]byte, n)
 	for range 2 {
 		switch mode {
 		case mxConfigPR:
 			// Config.PredictionResistance: Read is ReadPR.
-			if _, err := m.Read(out); err != nil {
-				t.Fatal(err)
-			}
+			_, err := m.Read(out)
+			require.NoError(t, err)
 		case mxReadPR:
-			if _, err := m.ReadPR(out); err != nil {
-				t.Fatal(err)
-			}
+			_, err := m.ReadPR(out)
+			require.NoError(t, err)
 		case mxPerCall:
-			if osOnly, err := m.ReadPRWith(out, Seeding{Entropy: perCall}); err != nil || osOnly != 0 {
-				t.Fatalf("ReadPRWith: %d OS-only reseeds, %v", osOnly, err)
-			}
+			osOnly, err := m.ReadPRWith(out, Seeding{Entropy: perCall})
+			require.NoError(t, err, "ReadPRWith")
+			require.Zero(t, osOnly, "ReadPRWith: OS-only reseeds")
 		case mxBuffered:
 			// Two half reads: the first refills the buffer.
-			if _, err := m.Read(out[:n/2]); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.Read(out[n/2:]); err != nil {
-				t.Fatal(err)
-			}
+			_, err := m.Read(out[:n/2])
+			require.NoError(t, err)
+			_, err = m.Read(out[n/2:])
+			require.NoError(t, err)
 		default:
-			if _, err := m.Read(out); err != nil {
-				t.Fatal(err)
-			}
+			_, err := m.Read(out)
+			require.NoError(t, err)
 		}
 	}
-	if _, consumed := primary.stats(); consumed != uint64(len(primary.replay)) {
-		t.Errorf("%s: primary gave %d of %d bytes", rec.where, consumed, len(primary.replay))
-	}
-	if _, consumed := perCall.stats(); consumed != uint64(len(perCall.replay)) {
-		t.Errorf("%s: Seeding.Entropy gave %d of %d bytes", rec.where, consumed, len(perCall.replay))
-	}
-	if _, consumed := osSrc.stats(); consumed != uint64(len(osSrc.replay)) {
-		t.Errorf("%s: OS gave %d of %d bytes", rec.where, consumed, len(osSrc.replay))
+	for _, src := range []struct {
+		name string
+		s    *mxSource
+	}{{"primary", primary}, {"Seeding.Entropy", perCall}, {"OS", osSrc}} {
+		_, consumed := src.s.stats()
+		assert.Equal(t, uint64(len(src.s.replay)), consumed, "%s: bytes the %s gave of its replay", rec.where, src.name)
 	}
 	return out
 }

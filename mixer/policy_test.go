@@ -2,11 +2,13 @@ package mixer
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestReseedTriggers(t *testing.T) {
@@ -40,12 +42,10 @@ func TestReseedTriggers(t *testing.T) {
 				}
 				mxRead(t, m, c.size)
 			}
-			if st := m.Stats(); st.Reseeds != c.want {
-				t.Errorf("%d reseeds, want %d (%+v)", st.Reseeds, c.want, st)
-			}
-			if _, consumed := primary.stats(); consumed != SeedLen*(1+c.want) {
-				t.Errorf("primary gave %d bytes, want %d", consumed, SeedLen*(1+c.want))
-			}
+			st := m.Stats()
+			assert.Equal(t, c.want, st.Reseeds, "reseeds (%+v)", st)
+			_, consumed := primary.stats()
+			assert.Equal(t, SeedLen*(1+c.want), consumed, "primary bytes")
 		})
 	}
 }
@@ -56,12 +56,11 @@ func TestPredictionResistance(t *testing.T) {
 	for range 5 {
 		mxRead(t, m, 32)
 	}
-	if st := m.Stats(); st.Reseeds != 5 || st.Generates != 5 {
-		t.Errorf("5 PR reads: %+v, want 5 reseeds and 5 generates", st)
-	}
-	if _, consumed := primary.stats(); consumed != 6*SeedLen {
-		t.Errorf("primary gave %d bytes, want %d", consumed, 6*SeedLen)
-	}
+	st := m.Stats()
+	assert.Equal(t, uint64(5), st.Reseeds, "5 PR reads: %+v", st)
+	assert.Equal(t, uint64(5), st.Generates, "5 PR reads: %+v", st)
+	_, consumed := primary.stats()
+	assert.Equal(t, uint64(6*SeedLen), consumed, "primary bytes")
 
 	// On a buffered Mixer, ReadPR does not serve the buffer's bytes.
 	m = newTestMixer(t, Config{Primary: newMXSource("P", nil), Shards: 1, BufferSize: 1024})
@@ -69,18 +68,13 @@ func TestPredictionResistance(t *testing.T) {
 	s := &m.shards[0]
 	next := bytes.Clone(s.buf[s.off : s.off+32])
 	p := make([]byte, 32)
-	if _, err := m.ReadPR(p); err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(p, next) || !bytes.Equal(s.buf[s.off:s.off+32], next) {
-		t.Error("ReadPR served bytes buffered before its reseed")
-	}
-	if _, err := m.ReadPR(make([]byte, 100<<10)); err != nil {
-		t.Fatal(err)
-	}
-	if st := m.Stats(); st.Reseeds != 3 {
-		t.Errorf("ReadPR(32) and ReadPR(100 KiB): %d reseeds, want 1 + 2", st.Reseeds)
-	}
+	_, err := m.ReadPR(p)
+	require.NoError(t, err)
+	assert.NotEqual(t, next, p, "ReadPR served bytes buffered before its reseed")
+	assert.Equal(t, next, s.buf[s.off:s.off+32], "ReadPR took bytes from the buffer")
+	_, err = m.ReadPR(make([]byte, 100<<10))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), m.Stats().Reseeds, "ReadPR(32) and ReadPR(100 KiB): want 1 + 2 reseeds")
 }
 
 // mxHook counts its calls and returns a fixed Decision.
@@ -103,16 +97,15 @@ func TestPrimaryErrorFail(t *testing.T) {
 	primary := newMXSource("P", nil)
 	primary.setFailures(-1)
 	hook := &mxHook{d: Fail}
-	if _, err := New(Config{Primary: primary, OnPrimaryError: hook.decide}); !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
-		t.Fatalf("New with a failing primary: %v, want ErrPrimary wrapping the cause", err)
-	}
-	if hook.calls != 1 || !errors.Is(hook.errs[0], errMxPrimaryDown) {
-		t.Errorf("hook called %d times with %v", hook.calls, hook.errs)
+	_, err := New(Config{Primary: primary, OnPrimaryError: hook.decide})
+	require.ErrorIs(t, err, ErrPrimary, "New with a failing primary")
+	require.ErrorIs(t, err, errMxPrimaryDown, "New with a failing primary: want ErrPrimary wrapping the cause")
+	if assert.Equal(t, 1, hook.calls, "hook calls, with %v", hook.errs) {
+		assert.ErrorIs(t, hook.errs[0], errMxPrimaryDown, "the hook's error")
 	}
 	// A nil hook means Fail too.
-	if _, err := New(Config{Primary: primary}); !errors.Is(err, ErrPrimary) {
-		t.Errorf("New with nil hook: %v", err)
-	}
+	_, err = New(Config{Primary: primary})
+	assert.ErrorIs(t, err, ErrPrimary, "New with nil hook")
 
 	// At a reseed the Read fails, p is zeroed, and the next Read tries again.
 	primary.setFailures(0)
@@ -121,17 +114,18 @@ func TestPrimaryErrorFail(t *testing.T) {
 	mxRead(t, m, 64)
 	primary.setFailures(1)
 	p := bytes.Repeat([]byte{0xff}, 64)
-	if n, err := m.Read(p); n != 0 || !errors.Is(err, ErrPrimary) || !errors.Is(err, errMxPrimaryDown) {
-		t.Errorf("Read with the primary down = %d, %v", n, err)
-	}
-	if !bytes.Equal(p, make([]byte, 64)) {
-		t.Error("failed Read left bytes in p")
-	}
+	n, err := m.Read(p)
+	assert.Zero(t, n, "Read with the primary down")
+	assert.ErrorIs(t, err, ErrPrimary, "Read with the primary down")
+	assert.ErrorIs(t, err, errMxPrimaryDown, "Read with the primary down")
+	assert.Equal(t, make([]byte, 64), p, "failed Read left bytes in p")
 	mxRead(t, m, 64)
 	st := m.Stats()
-	if hook.calls != 1 || st.PrimaryErrors != 1 || st.ReadErrors != 1 || st.Reseeds != 1 || st.Reads != 2 {
-		t.Errorf("hook calls %d, Stats %+v", hook.calls, st)
-	}
+	assert.Equal(t, 1, hook.calls, "hook calls")
+	assert.Equal(t, uint64(1), st.PrimaryErrors, "Stats %+v", st)
+	assert.Equal(t, uint64(1), st.ReadErrors, "Stats %+v", st)
+	assert.Equal(t, uint64(1), st.Reseeds, "Stats %+v", st)
+	assert.Equal(t, uint64(2), st.Reads, "Stats %+v", st)
 }
 
 func TestPrimaryErrorRetry(t *testing.T) {
@@ -140,9 +134,11 @@ func TestPrimaryErrorRetry(t *testing.T) {
 	hook := &mxHook{d: Retry}
 	m := newTestMixer(t, Config{Primary: primary, Shards: 1, OnPrimaryError: hook.decide})
 	mxRead(t, m, 32)
-	if st := m.Stats(); hook.calls != 3 || st.PrimaryErrors != 3 || st.OSOnlySeeds != 0 || st.DegradedShards != 0 {
-		t.Errorf("hook calls %d, Stats %+v", hook.calls, st)
-	}
+	st := m.Stats()
+	assert.Equal(t, 3, hook.calls, "hook calls")
+	assert.Equal(t, uint64(3), st.PrimaryErrors, "Stats %+v", st)
+	assert.Zero(t, st.OSOnlySeeds, "Stats %+v", st)
+	assert.Zero(t, st.DegradedShards, "Stats %+v", st)
 }
 
 // TestPrimaryErrorRetryClose blocks a Read in a hook that waits, closes the
@@ -175,13 +171,11 @@ func TestPrimaryErrorRetryClose(t *testing.T) {
 	}
 	select {
 	case <-closed:
-		t.Fatal("Close returned while a Read held the shard")
+		require.Fail(t, "Close returned while a Read held the shard")
 	default:
 	}
 	close(release)
-	if err := <-readErr; !errors.Is(err, ErrClosed) {
-		t.Errorf("blocked Read ended with %v, want ErrClosed", err)
-	}
+	assert.ErrorIs(t, <-readErr, ErrClosed, "blocked Read")
 	<-closed
 }
 
@@ -195,16 +189,13 @@ func TestPrimaryErrorContinueOSOnly(t *testing.T) {
 		Shards: 2, ReseedCalls: 1, BufferSize: 64, OnPrimaryError: hook.decide,
 	})
 	// Entropy input from the OS, then the OS personalization string.
-	if got := log.sources(); got != "POOPOO" {
-		t.Errorf("New read %q, want POOPOO (failed primary, OS entropy, OS personalization)", got)
-	}
-	if st := m.Stats(); st.OSOnlySeeds != 2 || st.DegradedShards != 2 || st.PrimaryErrors != 2 {
-		t.Errorf("Stats %+v, want 2 OS-only seeds, 2 degraded shards", st)
-	}
+	assert.Equal(t, "POOPOO", log.sources(), "New's reads: want failed primary, OS entropy, OS personalization")
+	st := m.Stats()
+	assert.Equal(t, uint64(2), st.OSOnlySeeds, "Stats %+v", st)
+	assert.Equal(t, 2, st.DegradedShards, "Stats %+v", st)
+	assert.Equal(t, uint64(2), st.PrimaryErrors, "Stats %+v", st)
 	a, b := mxRead(t, m, 64), mxRead(t, m, 64)
-	if bytes.Equal(a, b) {
-		t.Error("degraded shards repeat output")
-	}
+	assert.NotEqual(t, a, b, "degraded shards repeat output")
 
 	// The primary comes back: the next request of each shard reseeds from
 	// it, whatever the reseed policy's counts say.
@@ -214,14 +205,12 @@ func TestPrimaryErrorContinueOSOnly(t *testing.T) {
 		s.mu.Lock()
 		err := m.read(s, make([]byte, 64))
 		s.mu.Unlock()
-		if err != nil {
-			t.Fatalf("shard %d: %v", i, err)
-		}
+		require.NoError(t, err, "shard %d", i)
 	}
 	// Each failed primary read made exactly one OS-only seeding.
-	if st := m.Stats(); st.DegradedShards != 0 || st.OSOnlySeeds != st.PrimaryErrors {
-		t.Errorf("after the primary came back: %+v, want no degraded shard", st)
-	}
+	st = m.Stats()
+	assert.Zero(t, st.DegradedShards, "after the primary came back: %+v", st)
+	assert.Equal(t, st.PrimaryErrors, st.OSOnlySeeds, "after the primary came back: OS-only seedings against primary errors")
 }
 
 // TestDegradedShardRetriesPrimary checks that a shard seeded from the OS
@@ -235,28 +224,24 @@ func TestDegradedShardRetriesPrimary(t *testing.T) {
 		Primary: primary, OS: newMXSource("O", nil),
 		Shards: 1, BufferSize: 64, OnPrimaryError: hook.decide,
 	})
-	if st := m.Stats(); st.DegradedShards != 1 {
-		t.Fatalf("Stats %+v, want 1 degraded shard", st)
-	}
+	st := m.Stats()
+	require.Equal(t, 1, st.DegradedShards, "Stats %+v", st)
 	primary.setFailures(0)
 	mxRead(t, m, 64) // empties the buffer filled at New
 	mxRead(t, m, 64) // refills: the reseed comes first
-	if st := m.Stats(); st.DegradedShards != 0 || st.Reseeds == 0 {
-		t.Errorf("Stats %+v, want the shard reseeded from the primary", st)
-	}
+	st = m.Stats()
+	assert.Zero(t, st.DegradedShards, "Stats %+v: want the shard reseeded from the primary", st)
+	assert.NotZero(t, st.Reseeds, "Stats %+v: want the shard reseeded from the primary", st)
 }
 
 func TestUnknownDecision(t *testing.T) {
 	primary := newMXSource("P", nil)
 	primary.setFailures(-1)
 	_, err := New(Config{Primary: primary, OnPrimaryError: func(error) Decision { return 42 }})
-	if !errors.Is(err, ErrPrimary) || !strings.Contains(err.Error(), "Decision(42)") {
-		t.Errorf("New with a hook returning 42: %v", err)
-	}
+	assert.ErrorIs(t, err, ErrPrimary, "New with a hook returning 42")
+	assert.ErrorContains(t, err, "Decision(42)", "New with a hook returning 42")
 	for d, want := range map[Decision]string{Fail: "Fail", Retry: "Retry", ContinueOSOnly: "ContinueOSOnly", -1: "Decision(-1)"} {
-		if d.String() != want {
-			t.Errorf("Decision %d String() = %q, want %q", int(d), d.String(), want)
-		}
+		assert.Equal(t, want, d.String(), "Decision %d String()", int(d))
 	}
 }
 
@@ -264,8 +249,9 @@ func TestOSErrorFailsRead(t *testing.T) {
 	os := newMXSource("O", nil)
 	m := newTestMixer(t, Config{Primary: newMXSource("P", nil), OS: os, Shards: 1})
 	os.setFailures(1)
-	if _, err := m.Read(make([]byte, 32)); !errors.Is(err, errMxPrimaryDown) || !strings.HasPrefix(err.Error(), "mixer: OS source: ") {
-		t.Errorf("Read with the OS down: %v", err)
+	_, err := m.Read(make([]byte, 32))
+	if assert.ErrorIs(t, err, errMxPrimaryDown, "Read with the OS down") {
+		assert.True(t, strings.HasPrefix(err.Error(), "mixer: OS source: "), "Read with the OS down: %v, want a mixer: OS source: error", err)
 	}
 	mxRead(t, m, 32)
 }

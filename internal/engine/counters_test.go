@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/hsmrand"
+	"github.com/stretchr/testify/assert"
 )
 
 func TestErrorCode(t *testing.T) {
@@ -24,9 +25,7 @@ func TestErrorCode(t *testing.T) {
 		// Its text is not parsed: a message naming a code is not that code.
 		{errors.New("p11: C_GenerateRandom: CKR_DEVICE_ERROR: check the HSM"), "other"},
 	} {
-		if got := errorCode(tc.err); got != tc.want {
-			t.Errorf("errorCode(%v) = %q, want %q", tc.err, got, tc.want)
-		}
+		assert.Equal(t, tc.want, errorCode(tc.err), "errorCode(%v)", tc.err)
 	}
 }
 

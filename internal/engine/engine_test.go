@@ -156,7 +156,7 @@ func TestRunAllFailed(t *testing.T) {
 	case err := <-done:
 		assert.ErrorIs(t, err, ErrAllFailed)
 	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not end when the only source was used up")
+		require.Fail(t, "Run did not end when the only source was used up")
 	}
 	assert.True(t, e.AllFailed())
 	assert.Equal(t, StateFailed, sourceState(e, "file:"+p))

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // feedBytes is entropyd's default feed: 64 bytes.
@@ -39,18 +41,14 @@ func BenchmarkFeed(b *testing.B) {
 		StartupTimeout: time.Minute, SourceTimeout: 10 * time.Second,
 		Log: slog.New(slog.DiscardHandler),
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	e.Start(b.Context())
 	defer e.Stop()
-	if err := e.Begin(b.Context()); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, e.Begin(b.Context()))
 	b.SetBytes(feedBytes)
 	for b.Loop() {
 		if err := e.feed("bench"); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err)
 		}
 	}
 }

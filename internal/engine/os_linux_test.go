@@ -85,7 +85,7 @@ func TestPKCS11SourceEarlyBoot(t *testing.T) {
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(startupTimeout + 5*time.Second):
-		t.Fatalf("the PKCS#11 source did not open and serve within --startup-timeout (%d getrandom calls waiting for the kernel)", k.blocked.Load())
+		require.Failf(t, "the PKCS#11 source did not open and serve within --startup-timeout", "%d getrandom calls waiting for the kernel", k.blocked.Load())
 	}
 	assert.Zero(t, k.blocked.Load(), "getrandom calls that wait for the kernel RNG")
 }

@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hsmentropy/hsmentropy/health"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRingTakeWithin(t *testing.T) {
@@ -22,16 +22,10 @@ func TestRingTakeWithin(t *testing.T) {
 		r.put(make([]byte, 48))
 	}()
 	alive := func() bool { return true }
-	if !r.takeWithin(context.Background(), make([]byte, 48), 5*time.Second, alive) {
-		t.Fatal("takeWithin did not get bytes put later")
-	}
+	require.True(t, r.takeWithin(context.Background(), make([]byte, 48), 5*time.Second, alive), "takeWithin did not get bytes put later")
 	start := time.Now()
-	if r.takeWithin(context.Background(), make([]byte, 48), 50*time.Millisecond, alive) {
-		t.Fatal("takeWithin got bytes from an empty ring")
-	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Errorf("takeWithin gave up after %v, before its timeout", d)
-	}
+	require.False(t, r.takeWithin(context.Background(), make([]byte, 48), 50*time.Millisecond, alive), "takeWithin got bytes from an empty ring")
+	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "takeWithin gave up before its timeout")
 }
 
 // chanReader returns the byte blocks sent on it, then EOF when closed.
@@ -56,9 +50,7 @@ func testSource(t *testing.T, open funcSource, restoreAfter time.Duration) (*wor
 	t.Helper()
 	events := make(chan event, 64)
 	s, err := newWorker("test", open, 256, 0, restoreAfter, 0, slog.New(slog.DiscardHandler), events)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s, events
 }
 
@@ -73,7 +65,7 @@ func waitEvent(t *testing.T, events chan event, to State) event {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("no move to %v", to)
+			require.Failf(t, "no state change", "no move to %v", to)
 		}
 	}
 }
@@ -96,28 +88,23 @@ func TestSourceLifecycle(t *testing.T) {
 	for range health.StartUpSamples / 256 {
 		ch <- randomBlock(256)
 	}
-	if held, _, _ := s.ready.state(); held != 0 {
-		t.Fatalf("%d bytes released during the start-up test", held)
-	}
+	held, _, _ := s.ready.state()
+	require.Zero(t, held, "bytes released during the start-up test")
 	ch <- randomBlock(256)
-	if ev := waitEvent(t, events, StateHealthy); ev.recovered {
-		t.Error("first healthy state marked as a recovery")
-	}
+	ev := waitEvent(t, events, StateHealthy)
+	assert.False(t, ev.recovered, "first healthy state marked as a recovery")
 	ch <- make([]byte, 256) // stuck: permanent RCT failure within the block
 	waitEvent(t, events, StateFailed)
-	if held, _, _ := s.ready.state(); held != 0 {
-		t.Errorf("failed source still holds %d bytes", held)
-	}
-	if st := s.tester.Stats(); st.RCT.Permanent == 0 {
-		t.Errorf("no permanent RCT failure counted: %+v", st.RCT)
-	}
+	held, _, _ = s.ready.state()
+	assert.Zero(t, held, "failed source still holds bytes")
+	st := s.tester.Stats()
+	assert.NotZero(t, st.RCT.Permanent, "no permanent RCT failure counted: %+v", st.RCT)
 	waitEvent(t, events, StateDegraded) // restored after 10 ms
 	for range health.StartUpSamples/256 + 1 {
 		ch <- randomBlock(256)
 	}
-	if ev := waitEvent(t, events, StateHealthy); !ev.recovered {
-		t.Error("healthy again after a failure not marked as a recovery")
-	}
+	ev = waitEvent(t, events, StateHealthy)
+	assert.True(t, ev.recovered, "healthy again after a failure not marked as a recovery")
 }
 
 // TestSourceReconnects: a read error moves the source to reconnecting and it
@@ -139,65 +126,47 @@ func TestSourceReconnects(t *testing.T) {
 	for range health.StartUpSamples/256 + 1 {
 		second <- randomBlock(256)
 	}
-	if ev := waitEvent(t, events, StateHealthy); ev.recovered {
-		t.Error("a source never healthy before is not recovering")
-	}
-	if got := s.c.snapshot().Errors["EOF"]; got != 1 {
-		t.Errorf("EOF errors = %d, want 1", got)
-	}
+	ev := waitEvent(t, events, StateHealthy)
+	assert.False(t, ev.recovered, "a source never healthy before is not recovering")
+	assert.Equal(t, uint64(1), s.c.snapshot().Errors["EOF"], "EOF errors")
 }
 
 // TestFileSourceUsedOnce: a regular file is read once, across reopenings.
 func TestFileSourceUsedOnce(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(p, []byte("0123456789"), 0o600))
 	f := NewFileSource("", p)
 	r, err := f.Open(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	buf := make([]byte, 4)
-	if n, _ := r.Read(buf); string(buf[:n]) != "0123" {
-		t.Fatalf("read %q", buf[:n])
-	}
+	n, _ := r.Read(buf)
+	require.Equal(t, "0123", string(buf[:n]))
 	r.Close()
-	if r, err = f.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r, err = f.Open(context.Background())
+	require.NoError(t, err)
 	got, err := io.ReadAll(r)
-	if string(got) != "456789" || !errors.Is(err, ErrExhausted) {
-		t.Errorf("reopened file gave %q, %v; want 456789 and ErrExhausted", got, err)
-	}
+	assert.Equal(t, "456789", string(got), "reopened file")
+	assert.ErrorIs(t, err, ErrExhausted, "reopened file")
 	r.Close()
-	if _, err := f.Open(context.Background()); !errors.Is(err, ErrExhausted) {
-		t.Errorf("opening a used-up file: %v, want ErrExhausted", err)
-	}
+	_, err = f.Open(context.Background())
+	assert.ErrorIs(t, err, ErrExhausted, "opening a used-up file")
 }
 
 // TestOSSource: the OS source releases bytes only after its start-up test,
 // and a stuck OS fails.
 func TestOSSource(t *testing.T) {
 	o, err := newOSSource(0, slog.New(slog.DiscardHandler), make(chan event, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := make([]byte, 48)
-	if _, err := o.Read(p); err != nil {
-		t.Fatal(err)
-	}
-	if st := o.src.tester.Stats(); st.Samples < health.StartUpSamples+48 || o.src.getState() != StateHealthy {
-		t.Errorf("after one read: %d samples tested, state %v; want ≥ %d and healthy", st.Samples, o.src.getState(), health.StartUpSamples+48)
-	}
+	_, err = o.Read(p)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, o.src.tester.Stats().Samples, int64(health.StartUpSamples+48), "samples tested after one read")
+	assert.Equal(t, StateHealthy, o.src.getState(), "state after one read")
 	o.read = func(b []byte) (int, error) { clear(b); return len(b), nil }
-	if _, err := o.Read(p); !errors.Is(err, health.ErrPermanent) {
-		t.Fatalf("stuck OS read: %v, want a permanent health failure", err)
-	}
-	if !bytes.Equal(p, make([]byte, 48)) {
-		t.Error("a failed read left bytes in p")
-	}
-	if _, err := o.Read(p); err == nil || o.src.getState() != StateFailed {
-		t.Errorf("read after failure: %v, state %v; want an error, failed", err, o.src.getState())
-	}
+	_, err = o.Read(p)
+	require.ErrorIs(t, err, health.ErrPermanent, "stuck OS read: want a permanent health failure")
+	assert.Equal(t, make([]byte, 48), p, "a failed read left bytes in p")
+	_, err = o.Read(p)
+	assert.Error(t, err, "read after failure")
+	assert.Equal(t, StateFailed, o.src.getState(), "state after failure")
 }
