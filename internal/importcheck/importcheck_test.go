@@ -18,6 +18,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const module = "github.com/hsmentropy/hsmentropy"
@@ -70,22 +73,16 @@ type pkgInfo struct {
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list packages: %v", err)
-	}
+	require.NoError(t, err, "the go command is needed to list packages")
 	cmd := exec.Command(gobin, "list", "-e", "-deps=false",
 		"-f", `{{.ImportPath}}	{{join .Imports " "}}	{{join .Deps " "}}	{{join .TestImports " "}} {{join .XTestImports " "}}`, module+"/...")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
+	require.NoError(t, err, "go list")
 	var pkgs []pkgInfo
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 4 {
-			t.Fatalf("go list: unexpected line %q", line)
-		}
+		require.Len(t, f, 4, "go list: unexpected line %q", line)
 		pkgs = append(pkgs, pkgInfo{f[0], strings.Fields(f[1]), strings.Fields(f[2]), strings.Fields(f[3])})
 	}
 	return pkgs
@@ -131,9 +128,7 @@ func ruleFor(pkg string) (rule, bool) {
 
 func TestDependencyRules(t *testing.T) {
 	pkgs := listPackages(t)
-	if len(pkgs) == 0 {
-		t.Fatal("go list found no packages")
-	}
+	require.NotEmpty(t, pkgs, "go list found no packages")
 	for _, p := range pkgs {
 		r, ok := ruleFor(p.path)
 		if !ok {
@@ -143,9 +138,7 @@ func TestDependencyRules(t *testing.T) {
 			if isStd(d) || hasPrefix(d, abs(r.pkg)) {
 				continue
 			}
-			if !allowedBy(d, r.allow) {
-				t.Errorf("%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
-			}
+			assert.True(t, allowedBy(d, r.allow), "%s depends on %s; allowed beyond the standard library: %v", p.path, d, r.allow)
 		}
 	}
 }
@@ -163,22 +156,19 @@ func TestTestImports(t *testing.T) {
 				continue
 			}
 			checked++
-			if !allowedBy(d, r.allow) && !allowedBy(d, testSupport) {
-				t.Errorf("a test of %s imports %s; allowed beyond the standard library: %v and the test support %v", p.path, d, r.allow, testSupport)
-			}
+			assert.True(t, allowedBy(d, r.allow) || allowedBy(d, testSupport),
+				"a test of %s imports %s; allowed beyond the standard library: %v and the test support %v", p.path, d, r.allow, testSupport)
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no test imports were checked: go list gave none")
-	}
+	require.NotZero(t, checked, "no test imports were checked: go list gave none")
 }
 
 func TestImportOwners(t *testing.T) {
 	for _, p := range listPackages(t) {
 		for _, imp := range p.imports {
 			for mod, owner := range owners {
-				if hasPrefix(imp, mod) && !hasPrefix(p.path, owner) {
-					t.Errorf("%s imports %s; only %s may", p.path, imp, owner)
+				if hasPrefix(imp, mod) {
+					assert.True(t, hasPrefix(p.path, owner), "%s imports %s; only %s may", p.path, imp, owner)
 				}
 			}
 		}
@@ -194,9 +184,8 @@ func TestLibrariesDoNotImportUpward(t *testing.T) {
 				continue
 			}
 			for _, d := range append(p.deps, p.testImports...) {
-				if hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) || hasPrefix(d, abs("internal/engine")) {
-					t.Errorf("%s (or its test) depends on %s", p.path, d)
-				}
+				assert.False(t, hasPrefix(d, abs("hsmrand")) || hasPrefix(d, abs("cmd")) || hasPrefix(d, abs("internal/engine")),
+					"%s (or its test) depends on %s", p.path, d)
 			}
 		}
 	}
@@ -212,9 +201,7 @@ func TestFixturesStayInTests(t *testing.T) {
 			continue
 		}
 		for _, d := range p.deps {
-			if hasPrefix(d, module) && allowedBy(d, testSupport) {
-				t.Errorf("%s depends on the test fixture %s", p.path, d)
-			}
+			assert.False(t, hasPrefix(d, module) && allowedBy(d, testSupport), "%s depends on the test fixture %s", p.path, d)
 		}
 	}
 }
