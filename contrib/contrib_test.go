@@ -43,7 +43,7 @@ func promtool(t *testing.T, dir string, args ...string) string {
 	path, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv(requirePromtoolEnv) == "1" {
-			t.Fatalf("promtool not in $PATH and %s=1: install Debian's prometheus package", requirePromtoolEnv)
+			require.Failf(t, "promtool not in $PATH", "%s=1: install Debian's prometheus package", requirePromtoolEnv)
 		}
 		t.Skip("promtool not in $PATH: install Debian's prometheus package")
 	}
@@ -117,9 +117,7 @@ func TestQueriesNameExportedMetrics(t *testing.T) {
 	check := func(where, expr string) {
 		names := metricNames(expr)
 		for _, n := range names {
-			if !known[n] && !slices.Contains(foreignMetrics, n) {
-				t.Errorf("%s names %s, which entropyd does not export (%s): %s", where, n, goldenFile, expr)
-			}
+			assert.True(t, known[n] || slices.Contains(foreignMetrics, n), "%s names %s, which entropyd does not export (%s): %s", where, n, goldenFile, expr)
 		}
 	}
 	qs := dashboardQueries(t)

@@ -118,7 +118,7 @@ func (c *client) reinitialize(t *testing.T) (took time.Duration, finalize error)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no draw within %v of C_Finalize + C_Initialize: %v", recoverTimeout, last)
+	require.Failf(t, "no recovery", "no draw within %v of C_Finalize + C_Initialize: %v", recoverTimeout, last)
 	return 0, nil
 }
 

@@ -70,5 +70,5 @@ func TestCheck(t *testing.T) {
 		}
 		require.Contains(t, []Verdict{Intermittent, StartingUp}, v)
 	}
-	t.Fatal("a source stuck on one value never failed for good")
+	require.Fail(t, "a source stuck on one value never failed for good")
 }

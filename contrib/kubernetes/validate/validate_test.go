@@ -69,7 +69,7 @@ func decode(t *testing.T, path string) objects {
 			o.daemonSet = &appsv1.DaemonSet{}
 			into = o.daemonSet
 		default:
-			t.Fatalf("document %d: %q is not a kind this test knows", i, gvk)
+			require.Failf(t, "unknown kind", "document %d: %q is not a kind this test knows", i, gvk)
 		}
 		require.NoError(t, yaml.UnmarshalStrict([]byte(doc), into), "document %d (%s)", i, meta.Kind)
 	}

@@ -99,7 +99,7 @@ func TestReadPINFileFIFO(t *testing.T) {
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				t.Fatal("the writer did not stop")
+				require.Fail(t, "the writer did not stop")
 			}
 			if tc.ok {
 				require.NoError(t, err)

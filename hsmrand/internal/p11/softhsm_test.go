@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,38 +64,32 @@ func needSoftHSM(t *testing.T) {
 func mustRead(t *testing.T, tok *Token, n int) {
 	t.Helper()
 	p := make([]byte, n)
-	if err := tok.GenerateRandom(t.Context(), p); err != nil {
-		t.Fatalf("GenerateRandom(%d): %v", n, err)
-	}
-	if _, err := checkBlock(p, n); n >= minDraw && err != nil {
-		t.Fatalf("GenerateRandom(%d) output: %v", n, err)
+	require.NoError(t, tok.GenerateRandom(t.Context(), p), "GenerateRandom(%d)", n)
+	if n >= minDraw {
+		_, err := checkBlock(p, n)
+		require.NoError(t, err, "GenerateRandom(%d) output", n)
 	}
 }
 
 func TestSoftHSMOpenByURI(t *testing.T) {
 	needSoftHSM(t)
 	pinFile := filepath.Join(t.TempDir(), "pin")
-	if err := os.WriteFile(pinFile, []byte(hsm.alpha.PIN+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pinFile, []byte(hsm.alpha.PIN+"\n"), 0o600))
 	u, err := ParseURI("pkcs11:token=alpha;serial=" + hsm.alpha.Serial + "?module-path=" + hsm.alpha.Module + "&pin-source=file:" + pinFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg, err := u.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok, err := Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	mustRead(t, tok, MaxChunk+100) // two calls
 	st := tok.Stats()
-	if st.Label != "alpha" || st.Serial != hsm.alpha.Serial || st.Slot != hsm.alpha.Slot || st.Calls != 2 || st.Logins != 1 || st.State != StateUp {
-		t.Errorf("Stats = %+v; want alpha, its serial and slot, 2 calls, 1 login, up", st)
-	}
+	assert.Equal(t, "alpha", st.Label)
+	assert.Equal(t, hsm.alpha.Serial, st.Serial)
+	assert.Equal(t, hsm.alpha.Slot, st.Slot)
+	assert.Equal(t, uint64(2), st.Calls)
+	assert.Equal(t, uint64(1), st.Logins)
+	assert.Equal(t, StateUp, st.State)
 }
 
 func TestSoftHSMOpenByFields(t *testing.T) {
@@ -110,16 +103,10 @@ func TestSoftHSMOpenByFields(t *testing.T) {
 		{ModulePath: hsm.beta.Module, TokenLabel: "beta", SlotManufacturer: "SoftHSM project"}, // slot info
 	} {
 		tok, err := Open(t.Context(), cfg)
-		if err != nil {
-			t.Fatalf("Open(%v): %v", cfg, err)
-		}
+		require.NoError(t, err, "Open(%v)", cfg)
 		mustRead(t, tok, 32)
-		if st := tok.Stats(); st.Serial != hsm.beta.Serial {
-			t.Errorf("Open(%v) chose serial %q, want %q", cfg, st.Serial, hsm.beta.Serial)
-		}
-		if err := tok.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		assert.Equal(t, hsm.beta.Serial, tok.Stats().Serial, "Open(%v) chose the wrong token", cfg)
+		assert.NoError(t, tok.Close())
 	}
 }
 
@@ -132,18 +119,14 @@ func TestSoftHSMOpenByVaultEnv(t *testing.T) {
 		VaultEnvPIN:        hsm.alpha.PIN,
 	}
 	cfg, err := ConfigFromVaultEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok, err := Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	mustRead(t, tok, 1000)
-	if st := tok.Stats(); st.Serial != hsm.alpha.Serial || st.Logins != 1 {
-		t.Errorf("serial %q logins %d; want %q and 1", st.Serial, st.Logins, hsm.alpha.Serial)
-	}
+	st := tok.Stats()
+	assert.Equal(t, hsm.alpha.Serial, st.Serial)
+	assert.Equal(t, uint64(1), st.Logins)
 }
 
 // countingModule counts C_Login calls on their way to the real module.
@@ -165,38 +148,27 @@ func TestSoftHSMWrongPINTriedOnce(t *testing.T) {
 	needSoftHSM(t)
 	const wrong = "not-the-pin-0000"
 	ctx, release, err := modules.acquire(hsm.wrongPIN.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	counter := &countingModule{module: ctx}
 	cfg := Config{ModulePath: hsm.wrongPIN.Module, TokenLabel: "wrong-pin", PIN: []byte(wrong)}
 	_, err = newToken(t.Context(), cfg, counter, release, []byte(wrong), false)
-	if !errors.Is(err, ErrLoginFatal) || !errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
-		t.Fatalf("got %v, want ErrLoginFatal with CKR_PIN_INCORRECT", err)
-	}
-	if n := counter.logins.Load(); n != 1 {
-		t.Errorf("C_Login called %d times, want 1", n)
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, "C_Login: CKR_PIN_INCORRECT") || !strings.Contains(msg, "not retrying") || strings.Contains(msg, wrong) {
-		t.Errorf("error %q must name C_Login and CKR_PIN_INCORRECT, say it is not retried, and not hold the PIN", msg)
-	}
+	require.ErrorIs(t, err, ErrLoginFatal)
+	require.ErrorIs(t, err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT))
+	assert.Equal(t, int64(1), counter.logins.Load(), "C_Login calls")
+	assert.ErrorContains(t, err, "C_Login: CKR_PIN_INCORRECT")
+	assert.ErrorContains(t, err, "not retrying")
+	assert.NotContains(t, err.Error(), wrong, "the error holds the PIN")
 
 	// Through the public path, in a Pool too: one refusal, no retry.
 	_, err = Open(t.Context(), cfg)
-	if !errors.Is(err, ErrLoginFatal) {
-		t.Errorf("Open: got %v, want ErrLoginFatal", err)
-	}
-	if _, err := OpenPool(t.Context(), cfg); !errors.Is(err, ErrLoginFatal) {
-		t.Errorf("OpenPool: got %v, want ErrLoginFatal", err)
-	}
+	assert.ErrorIs(t, err, ErrLoginFatal, "Open")
+	_, err = OpenPool(t.Context(), cfg)
+	assert.ErrorIs(t, err, ErrLoginFatal, "OpenPool")
 	// The token is not locked: the right PIN still works.
 	good := cfg
 	good.PIN = []byte(hsm.wrongPIN.PIN)
 	tok, err := Open(t.Context(), good)
-	if err != nil {
-		t.Fatalf("right PIN after the wrong one: %v", err)
-	}
+	require.NoError(t, err, "right PIN after the wrong one")
 	mustRead(t, tok, 32)
 	// SoftHSM sets CKF_USER_PIN_COUNT_LOW after a failed login; the token
 	// reports it.
@@ -223,35 +195,26 @@ func TestSoftHSMPINTooLong(t *testing.T) {
 func TestSoftHSMWrongLabel(t *testing.T) {
 	needSoftHSM(t)
 	_, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "no-such-token"})
-	if !errors.Is(err, ErrTokenNotFound) {
-		t.Fatalf("got %v, want ErrTokenNotFound", err)
-	}
+	require.ErrorIs(t, err, ErrTokenNotFound)
 	for _, want := range []string{`token="no-such-token"`, `token "alpha"`, `token "beta"`, "check the label"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+		assert.ErrorContains(t, err, want)
 	}
 	// Two tokens match "any token": that is refused, not a guess.
-	if _, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module}); err == nil || !strings.Contains(err.Error(), "tokens match") {
-		t.Errorf("no selection with three tokens: got %v", err)
-	}
+	_, err = Open(t.Context(), Config{ModulePath: hsm.alpha.Module})
+	assert.ErrorContains(t, err, "tokens match", "no selection with three tokens")
 }
 
 func TestSoftHSMMissingModule(t *testing.T) {
 	needSoftHSM(t)
 	_, err := Open(t.Context(), Config{ModulePath: "/nonexistent/libpkcs11.so", TokenLabel: "alpha"})
-	if !errors.Is(err, ErrModule) || !strings.Contains(err.Error(), "does not exist") {
-		t.Errorf("missing file: got %v", err)
-	}
+	assert.ErrorIs(t, err, ErrModule, "missing file")
+	assert.ErrorContains(t, err, "does not exist", "missing file")
 	// A shared library that is not a PKCS#11 module.
 	notP11 := filepath.Join(t.TempDir(), "libnot.so")
-	if err := os.WriteFile(notP11, []byte("not an ELF file"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(notP11, []byte("not an ELF file"), 0o600))
 	_, err = Open(t.Context(), Config{ModulePath: notP11})
-	if !errors.Is(err, ErrModule) || !strings.Contains(err.Error(), "cannot be loaded") {
-		t.Errorf("not a module: got %v", err)
-	}
+	assert.ErrorIs(t, err, ErrModule, "not a module")
+	assert.ErrorContains(t, err, "cannot be loaded", "not a module")
 }
 
 // TestSoftHSMSessionsClosedUnderReader: another handle on the same module
@@ -261,20 +224,16 @@ func TestSoftHSMMissingModule(t *testing.T) {
 func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 	needSoftHSM(t)
 	tok, err := Open(t.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha", PIN: []byte(hsm.alpha.PIN), TokenOptions: TokenOptions{MaxSessions: 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer tok.Close()
 	other := otherHandle(t, hsm.alpha.Module)
 	mustRead(t, tok, 64)
-	if err := other.CloseAllSessions(hsm.alpha.Slot); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, other.CloseAllSessions(hsm.alpha.Slot))
 	mustRead(t, tok, 64)
 	st := tok.Stats()
-	if st.Reopens != 1 || st.Logins != 2 || st.State != StateUp {
-		t.Errorf("reopens %d logins %d state %v; want 1, 2, up", st.Reopens, st.Logins, st.State)
-	}
+	assert.Equal(t, uint64(1), st.Reopens)
+	assert.Equal(t, uint64(2), st.Logins)
+	assert.Equal(t, StateUp, st.State)
 
 	// The same while readers are busy. A read whose one retry is hit by the
 	// next close fails with the session error; nothing else fails, the token
@@ -296,23 +255,21 @@ func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 				case errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_HANDLE_INVALID)), errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_CLOSED)):
 					failed.Add(1) // closed again during its one retry
 				default:
-					t.Errorf("read during closes: %v", err)
+					assert.NoError(t, err, "read during closes") // not require: another goroutine
 				}
 			}
 		})
 	}
 	for range 20 {
-		if err := other.CloseAllSessions(hsm.alpha.Slot); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, other.CloseAllSessions(hsm.alpha.Slot))
 		mustRead(t, tok, 32)
 	}
 	close(stop)
 	wg.Wait()
 	mustRead(t, tok, 32)
-	if st := tok.Stats(); st.State != StateUp || st.Reopens < 2 {
-		t.Errorf("state %v reopens %d after 21 closes; want up, and reopens", st.State, st.Reopens)
-	}
+	st = tok.Stats()
+	assert.Equal(t, StateUp, st.State, "after 21 closes")
+	assert.GreaterOrEqual(t, st.Reopens, uint64(2), "reopens after 21 closes")
 	t.Logf("reads that failed while another handle closed all sessions: %d", failed.Load())
 }
 
@@ -322,12 +279,8 @@ func TestSoftHSMSessionsClosedUnderReader(t *testing.T) {
 func otherHandle(t *testing.T, path string) *pkcs11.Ctx {
 	t.Helper()
 	c := pkcs11.New(path)
-	if c == nil {
-		t.Fatal("pkcs11.New failed")
-	}
-	if err := c.Initialize(); !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
-		t.Fatalf("second C_Initialize: %v, want CKR_CRYPTOKI_ALREADY_INITIALIZED", err)
-	}
+	require.NotNil(t, c, "pkcs11.New failed")
+	require.ErrorIs(t, c.Initialize(), pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED), "second C_Initialize")
 	t.Cleanup(c.Destroy)
 	return c
 }
@@ -393,22 +346,17 @@ func TestSoftHSMPool(t *testing.T) {
 		Config{ModulePath: hsm.beta.Module, TokenLabel: "beta"},
 		Config{ModulePath: hsm.beta.Module, TokenLabel: "gamma-not-there"}, // starts down
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer pool.Close()
 	for range 10 {
-		if err := pool.GenerateRandom(t.Context(), make([]byte, 64)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, pool.GenerateRandom(t.Context(), make([]byte, 64)))
 	}
 	st := pool.Stats()
-	if st[0].Calls == 0 || st[1].Calls == 0 || st[0].Calls+st[1].Calls != 10 || st[2].State != StateDown {
-		t.Errorf("calls %d + %d, third %v; want both used, 10 in all, third down", st[0].Calls, st[1].Calls, st[2].State)
-	}
-	if err := pool.SeedRandom(t.Context(), []byte("seed material")); err != nil {
-		t.Errorf("SeedRandom: %v", err)
-	}
+	assert.NotZero(t, st[0].Calls, "the first token is used")
+	assert.NotZero(t, st[1].Calls, "the second token is used")
+	assert.Equal(t, uint64(10), st[0].Calls+st[1].Calls, "calls in all")
+	assert.Equal(t, StateDown, st[2].State, "the missing token")
+	assert.NoError(t, pool.SeedRandom(t.Context(), []byte("seed material")), "SeedRandom")
 }
 
 // BenchmarkSoftHSMGenerateRandom measures one call through the whole
@@ -416,9 +364,7 @@ func TestSoftHSMPool(t *testing.T) {
 func BenchmarkSoftHSMGenerateRandom(b *testing.B) {
 	softhsmtest.Need(b, hsm.err)
 	tok, err := Open(b.Context(), Config{ModulePath: hsm.alpha.Module, TokenLabel: "alpha"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer tok.Close()
 	for _, n := range []int{32, MaxChunk} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
@@ -427,7 +373,7 @@ func BenchmarkSoftHSMGenerateRandom(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := tok.GenerateRandom(b.Context(), p); err != nil {
-					b.Fatal(err)
+					require.NoError(b, err) // checked first: no allocation in the loop
 				}
 			}
 		})
