@@ -1,41 +1,33 @@
 package assess
 
 import (
-	"bytes"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPrepare(t *testing.T) {
 	// Values 0x3, 0x9, 0x3, 0xC: width 4 inferred, three values seen.
 	d, err := Prepare([]byte{0x3, 0x9, 0x3, 0xC}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Bits != 4 || d.K != 3 {
-		t.Errorf("Bits, K = %d, %d; want 4, 3", d.Bits, d.K)
-	}
-	if want := []byte{0, 1, 0, 2}; !bytes.Equal(d.Symbols, want) {
-		t.Errorf("Symbols = %v, want %v", d.Symbols, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 4, d.Bits, "Bits")
+	assert.Equal(t, 3, d.K, "K")
+	assert.Equal(t, []byte{0, 1, 0, 2}, d.Symbols, "Symbols")
 	// The bitstring is made from the values, not the renumbered symbols.
 	want := []byte{0, 0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 0}
-	if !bytes.Equal(d.Bitstring, want) {
-		t.Errorf("Bitstring = %v, want %v", d.Bitstring, want)
-	}
-	if len(d.Warnings) != 1 || !errors.Is(d.Warnings[0], ErrFewSamples) {
-		t.Errorf("Warnings = %v, want ErrFewSamples", d.Warnings)
+	assert.Equal(t, want, d.Bitstring, "Bitstring")
+	if assert.Len(t, d.Warnings, 1, "Warnings") {
+		assert.ErrorIs(t, d.Warnings[0], ErrFewSamples, "Warnings")
 	}
 
 	// A width given wider than the data: a warning, and the bitstring has
 	// the width given.
 	d, err = Prepare([]byte{1, 0, 1}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !errors.Is(d.Warnings[0], ErrNarrow) || len(d.Bitstring) != 6 {
-		t.Errorf("Warnings = %v, len(Bitstring) = %d; want ErrNarrow, 6", d.Warnings, len(d.Bitstring))
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, d.Warnings, "Warnings")
+	assert.ErrorIs(t, d.Warnings[0], ErrNarrow, "Warnings")
+	assert.Len(t, d.Bitstring, 6, "Bitstring")
 }
 
 func TestPrepareErrors(t *testing.T) {
@@ -52,14 +44,12 @@ func TestPrepareErrors(t *testing.T) {
 		{"all zero", []byte{0, 0}, 0, ErrOneSymbol},
 		{"one value, width given", []byte{1, 1}, 8, ErrOneSymbol},
 	} {
-		if _, err := Prepare(tc.raw, tc.bits); !errors.Is(err, tc.want) {
-			t.Errorf("%s: Prepare = %v, want %v", tc.name, err, tc.want)
-		}
+		_, err := Prepare(tc.raw, tc.bits)
+		assert.ErrorIs(t, err, tc.want, tc.name)
 	}
 	for _, bits := range []int{-1, 9} {
-		if _, err := Prepare([]byte{0, 1}, bits); err == nil {
-			t.Errorf("Prepare(bits=%d) succeeded", bits)
-		}
+		_, err := Prepare([]byte{0, 1}, bits)
+		assert.Error(t, err, "Prepare(bits=%d) succeeded", bits)
 	}
 }
 
@@ -67,15 +57,9 @@ func TestBitstringFor(t *testing.T) {
 	raw := make([]byte, MinSamples/4+1)
 	raw[0] = 0xf
 	d, err := Prepare(raw, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := len(d.BitstringFor(false)); got != 8*len(raw) {
-		t.Errorf("all bits: %d, want %d", got, 8*len(raw))
-	}
-	if got := len(d.BitstringFor(true)); got != MinSamples {
-		t.Errorf("truncated: %d bits, want %d", got, MinSamples)
-	}
+	require.NoError(t, err)
+	assert.Len(t, d.BitstringFor(false), 8*len(raw), "all bits")
+	assert.Len(t, d.BitstringFor(true), MinSamples, "truncated")
 }
 
 // FuzzPrepare checks the invariants of prepared data: symbols below K, K
@@ -93,30 +77,24 @@ func FuzzPrepare(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(d.Symbols) != len(raw) || len(d.Bitstring) != len(raw)*d.Bits {
-			t.Fatalf("lengths %d, %d for %d samples of %d bits", len(d.Symbols), len(d.Bitstring), len(raw), d.Bits)
-		}
+		require.Len(t, d.Symbols, len(raw), "symbols for %d samples", len(raw))
+		require.Len(t, d.Bitstring, len(raw)*d.Bits, "bits for %d samples of %d bits", len(raw), d.Bits)
 		seen := make([]bool, d.K)
 		for i, s := range d.Symbols {
-			if int(s) >= d.K {
-				t.Fatalf("symbol %d ≥ K = %d", s, d.K)
-			}
+			require.Less(t, int(s), d.K, "symbol at %d", i)
 			seen[s] = true
-			if i > 0 && (d.Raw[i] < d.Raw[i-1]) != (s < d.Symbols[i-1]) {
-				t.Fatalf("renumbering does not keep order at %d", i)
+			if i > 0 {
+				require.Equal(t, d.Raw[i] < d.Raw[i-1], s < d.Symbols[i-1], "renumbering does not keep order at %d", i)
 			}
 			var v byte
 			for _, b := range d.Bitstring[i*d.Bits : (i+1)*d.Bits] {
 				v = v<<1 | b
 			}
-			if v != d.Raw[i] || v != raw[i] {
-				t.Fatalf("bitstring spells %#x at %d, sample %#x", v, i, raw[i])
-			}
+			require.Equal(t, raw[i], v, "bitstring spells %#x at %d", v, i)
+			require.Equal(t, raw[i], d.Raw[i], "Raw at %d", i)
 		}
 		for v, ok := range seen {
-			if !ok {
-				t.Fatalf("symbol %d of K = %d never occurs", v, d.K)
-			}
+			require.True(t, ok, "symbol %d of K = %d never occurs", v, d.K)
 		}
 	})
 }

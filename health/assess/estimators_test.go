@@ -4,19 +4,22 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestMostCommonValueSmall(t *testing.T) {
 	s := bytes.Repeat([]byte{0, 0, 1, 2}, 25)
 	r := MostCommonValue(s, 3)
 	pu := 0.5 + zAlpha*math.Sqrt(0.25/99)
-	if r.Mode != 50 || r.PHat != 0.5 || r.PU != pu || r.MinEntropy != -math.Log2(pu) {
-		t.Errorf("got %+v, want mode 50, p-hat 0.5, p_u %v", r, pu)
-	}
+	assert.Equal(t, 50, r.Mode, "mode")
+	assert.Equal(t, 0.5, r.PHat, "p-hat")
+	assert.Equal(t, pu, r.PU, "p_u")
+	assert.Equal(t, -math.Log2(pu), r.MinEntropy, "min-entropy")
 	// p_u is capped at 1.
-	if r := MostCommonValue([]byte{1, 1, 1, 0}, 2); r.PU != 1 || r.MinEntropy != 0 {
-		t.Errorf("capped: p_u %v, H %v; want 1, 0", r.PU, r.MinEntropy)
-	}
+	r = MostCommonValue([]byte{1, 1, 1, 0}, 2)
+	assert.Equal(t, 1.0, r.PU, "capped: p_u")
+	assert.Equal(t, 0.0, r.MinEntropy, "capped: min-entropy")
 }
 
 // alternating returns n bits 0101….
@@ -31,36 +34,42 @@ func alternating(n int) []byte {
 func TestCollisionSmall(t *testing.T) {
 	// 010101010: every collision takes 3 bits; X̄' = 3 ≥ 2.5, no root.
 	r := Collision(alternating(9))
-	if r.V != 3 || r.SumT != 9 || r.XBar != 3 || r.Found || r.P != 0.5 || r.MinEntropy != 1 {
-		t.Errorf("alternating: %+v", r)
-	}
+	assert.Equal(t, 3, r.V, "alternating: v")
+	assert.Equal(t, 9, r.SumT, "alternating: sum of t_i")
+	assert.Equal(t, 3.0, r.XBar, "alternating: X-bar")
+	assert.False(t, r.Found, "alternating: p found, want no root")
+	assert.Equal(t, 0.5, r.P, "alternating: p")
+	assert.Equal(t, 1.0, r.MinEntropy, "alternating: min-entropy")
 	// Constant bits collide every 2: X̄' = 2, p = 1, no entropy.
 	r = Collision(make([]byte, 100))
-	if r.V != 50 || !r.Found || r.P != 1 || r.MinEntropy != 0 {
-		t.Errorf("constant: %+v", r)
-	}
+	assert.Equal(t, 50, r.V, "constant: v")
+	assert.True(t, r.Found, "constant: p not found, want a root")
+	assert.Equal(t, 1.0, r.P, "constant: p")
+	assert.Equal(t, 0.0, r.MinEntropy, "constant: min-entropy")
 }
 
 func TestMarkovSmall(t *testing.T) {
 	// Constant zeros: the sequence 00…0 is certain.
-	if r := Markov(make([]byte, 100)); r.MinEntropy != 0 || r.P00 != 1 || r.P10 != 0 {
-		t.Errorf("constant: %+v", r)
-	}
+	r := Markov(make([]byte, 100))
+	assert.Equal(t, 0.0, r.MinEntropy, "constant: min-entropy")
+	assert.Equal(t, 1.0, r.P00, "constant: P_{0,0}")
+	assert.Equal(t, 0.0, r.P10, "constant: P_{1,0}")
 	// Alternating: 0101…01 has probability P_0 = 1/2.
-	r := Markov(alternating(1000))
-	if r.P0 != 0.5 || r.P01 != 1 || r.P10 != 1 || r.MinEntropy != 1.0/markovLen || r.PHatMax != 0.5 {
-		t.Errorf("alternating: %+v", r)
-	}
+	r = Markov(alternating(1000))
+	assert.Equal(t, 0.5, r.P0, "alternating: P_0")
+	assert.Equal(t, 1.0, r.P01, "alternating: P_{0,1}")
+	assert.Equal(t, 1.0, r.P10, "alternating: P_{1,0}")
+	assert.Equal(t, 1.0/markovLen, r.MinEntropy, "alternating: min-entropy")
+	assert.Equal(t, 0.5, r.PHatMax, "alternating: p-hat_max")
 }
 
 func TestCompressionNeedsBlocks(t *testing.T) {
 	n := compB * compD
-	if r := Compression(alternating(n + compB - 1)); r.Ran() || r.Skipped == "" {
-		t.Errorf("%d bits: ran (%+v), want skipped", n+compB-1, r)
-	}
-	if r := Compression(alternating(n + compB)); !r.Ran() {
-		t.Errorf("%d bits: skipped (%s)", n+compB, r.Skipped)
-	}
+	r := Compression(alternating(n + compB - 1))
+	assert.False(t, r.Ran(), "%d bits: ran (%+v), want skipped", n+compB-1, r)
+	assert.NotEmpty(t, r.Skipped, "%d bits: no reason for the skip", n+compB-1)
+	r = Compression(alternating(n + compB))
+	assert.True(t, r.Ran(), "%d bits: skipped (%s), want run", n+compB, r.Skipped)
 }
 
 // TestCompressionG checks the reduced, truncated G against the double sum
@@ -80,9 +89,8 @@ func TestCompressionG(t *testing.T) {
 			}
 		}
 		want := sum / float64(L-compD)
-		if got := c.g(z); !relClose(got, want, 1e-12) {
-			t.Errorf("G(%v) = %.17g, term by term %.17g", z, got, want)
-		}
+		got := c.g(z)
+		assertRelClose(t, want, got, 1e-12, "G(%v) = %.17g, term by term %.17g", z, got, want)
 	}
 }
 
@@ -101,8 +109,7 @@ func TestCompNearlyEqual(t *testing.T) {
 		{math.Inf(1), 1e308, false},
 		{-1, 1, false},
 	} {
-		if got := predRelEpsilonEqual(tc.a, tc.b, dblMin, dblEpsilon, equalULPs); got != tc.want {
-			t.Errorf("predRelEpsilonEqual(%v, %v) = %v", tc.a, tc.b, got)
-		}
+		got := predRelEpsilonEqual(tc.a, tc.b, dblMin, dblEpsilon, equalULPs)
+		assert.Equal(t, tc.want, got, "predRelEpsilonEqual(%v, %v)", tc.a, tc.b)
 	}
 }

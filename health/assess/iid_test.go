@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The IID reference data are truerand_8bit.bin and truerand_1bit.bin, shipped
@@ -39,24 +40,18 @@ func loadIIDReference(t testing.TB, name string) iidReference {
 	dir := sp90bDir(t)
 	ref := iidReference{name: name, verbose: map[string]string{}}
 	var err error
-	if ref.raw, err = os.ReadFile(filepath.Join(dir, name+".bin")); err != nil {
-		t.Fatal(err)
-	}
+	ref.raw, err = os.ReadFile(filepath.Join(dir, name+".bin"))
+	require.NoError(t, err)
 	js, err := os.ReadFile(filepath.Join(dir, name+".iid.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var doc struct {
 		TestCases []map[string]any `json:"testCases"`
 	}
-	if err := json.Unmarshal(js, &doc); err != nil || len(doc.TestCases) != 1 {
-		t.Fatalf("%s.iid.json: %v (%d test cases)", name, err, len(doc.TestCases))
-	}
+	require.NoError(t, json.Unmarshal(js, &doc), "%s.iid.json", name)
+	require.Len(t, doc.TestCases, 1, "%s.iid.json: test cases", name)
 	ref.json = doc.TestCases[0]
 	txt, err := os.ReadFile(filepath.Join(dir, name+".iid.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	sc := bufio.NewScanner(bytes.NewReader(txt))
 	for sc.Scan() {
 		// "Chi square independence: T = 65643.3…", and a few lines such as
@@ -74,13 +69,9 @@ func loadIIDReference(t testing.TB, name string) iidReference {
 func (ref iidReference) num(t *testing.T, key string) float64 {
 	t.Helper()
 	s, ok := ref.verbose[key]
-	if !ok {
-		t.Fatalf("%s: no %q in the tool's verbose output", ref.name, key)
-	}
+	require.True(t, ok, "%s: no %q in the tool's verbose output", ref.name, key)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("%s: %q = %q: %v", ref.name, key, s, err)
-	}
+	require.NoError(t, err, "%s: %q = %q", ref.name, key, s)
 	return f
 }
 
@@ -88,25 +79,20 @@ func (ref iidReference) num(t *testing.T, key string) float64 {
 func (ref iidReference) prepare(t testing.TB) *Data {
 	t.Helper()
 	d, err := Prepare(ref.raw, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return d
 }
 
+// checkRel fails unless got equals want to a relative iidRelTol (exactly,
+// for want == 0).
 func checkRel(t *testing.T, what string, got, want float64) {
 	t.Helper()
-	if got == want || math.Abs(got-want) <= iidRelTol*math.Abs(want) {
-		return
-	}
-	t.Errorf("%s = %.17g, the tool's %.17g (relative error %.3g)", what, got, want, math.Abs(got-want)/math.Abs(want))
+	assertRelClose(t, want, got, iidRelTol, "%s = %.17g, the tool's %.17g", what, got, want)
 }
 
 func checkExact(t *testing.T, what string, got, want float64) {
 	t.Helper()
-	if got != want {
-		t.Errorf("%s = %.17g, the tool's %.17g", what, got, want)
-	}
+	assert.Equal(t, want, got, "%s = %.17g, the tool's %.17g", what, got, want)
 }
 
 // TestIIDDeterministicMatchesTool compares everything of an IID run that does
@@ -121,9 +107,7 @@ func TestIIDDeterministicMatchesTool(t *testing.T) {
 			d := ref.prepare(t)
 			seed := [32]byte{1}
 			r, err := IID(d, IIDOptions{Shuffles: 1, Seed: &seed})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			checkExact(t, "mean", r.Mean, ref.num(t, "Raw Mean"))
 			checkExact(t, "median", r.Median, ref.num(t, "Median"))
 			checkRel(t, "H_original", r.HOriginal, ref.num(t, "H_original"))
@@ -133,9 +117,7 @@ func TestIIDDeterministicMatchesTool(t *testing.T) {
 			if _, ok := ref.verbose["H_bitstring"]; ok {
 				checkRel(t, "H_bitstring", r.HBitstring, ref.num(t, "H_bitstring"))
 			}
-			if got, want := r.Binary, ref.json["binary"] == true; got != want {
-				t.Errorf("binary = %v, the tool's %v", got, want)
-			}
+			assert.Equal(t, ref.json["binary"] == true, r.Binary, "binary")
 
 			cs := r.ChiSquare
 			checkRel(t, "chi-square independence T", cs.IndependenceT, ref.num(t, "Chi square independence: T"))
@@ -144,36 +126,24 @@ func TestIIDDeterministicMatchesTool(t *testing.T) {
 			checkRel(t, "chi-square goodness-of-fit T", cs.GoodnessT, ref.num(t, "Chi square goodness of fit: T"))
 			checkExact(t, "chi-square goodness-of-fit df", float64(cs.GoodnessDF), ref.num(t, "Chi square goodness of fit: df"))
 			checkRel(t, "chi-square goodness-of-fit P", cs.GoodnessP, ref.num(t, "Chi square goodness of fit: P-value"))
-			if want := ref.json["passedChiSquareTests"].(bool); r.PassedChiSquareTests != want {
-				t.Errorf("passedChiSquareTests = %v, the tool's %v", r.PassedChiSquareTests, want)
-			}
+			assert.Equal(t, ref.json["passedChiSquareTests"].(bool), r.PassedChiSquareTests, "passedChiSquareTests")
 
 			const lrs = "Literal Longest Repeated Substring results: "
 			checkRel(t, "LRS P_col", r.LRS.PCol, ref.num(t, lrs+"P_col"))
 			checkExact(t, "LRS W", float64(r.LRS.W), ref.num(t, lrs+"W"))
 			checkRel(t, "LRS Pr(X >= 1)", r.LRS.PAtLeastOne, ref.num(t, lrs+"Pr(X >= 1)"))
-			if want := ref.json["passedLongestRepeatedSubstringTest"].(bool); r.PassedLongestRepeatedSubstringTest != want {
-				t.Errorf("passedLongestRepeatedSubstringTest = %v, the tool's %v", r.PassedLongestRepeatedSubstringTest, want)
-			}
+			assert.Equal(t, ref.json["passedLongestRepeatedSubstringTest"].(bool), r.PassedLongestRepeatedSubstringTest, "passedLongestRepeatedSubstringTest")
 
 			// The JSON form has the tool's testCase keys.
 			js, err := json.Marshal(&r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var keys map[string]any
-			if err := json.Unmarshal(js, &keys); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, json.Unmarshal(js, &keys))
 			for k := range ref.json {
-				if _, ok := keys[k]; !ok {
-					t.Errorf("JSON lacks the tool's key %q", k)
-				}
+				assert.Contains(t, keys, k, "JSON lacks the tool's key %q", k)
 			}
 			for k := range keys {
-				if _, ok := ref.json[k]; !ok {
-					t.Errorf("JSON has key %q the tool does not", k)
-				}
+				assert.Contains(t, ref.json, k, "JSON has key %q the tool does not", k)
 			}
 
 			labels := r.Permutation.Labels()
@@ -199,18 +169,14 @@ func TestIIDVerdictsMatchTool(t *testing.T) {
 			d := ref.prepare(t)
 			start := time.Now()
 			r, err := IID(d, IIDOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			t.Logf("%s: %d shuffles in %v", name, r.Permutation.Shuffles, time.Since(start))
 			for key, got := range map[string]bool{
 				"passedChiSquareTests":               r.PassedChiSquareTests,
 				"passedLongestRepeatedSubstringTest": r.PassedLongestRepeatedSubstringTest,
 				"passedIidPermutationTests":          r.PassedIIDPermutationTests,
 			} {
-				if want := ref.json[key].(bool); got != want {
-					t.Errorf("%s = %v, the tool's %v", key, got, want)
-				}
+				assert.Equal(t, ref.json[key].(bool), got, key)
 			}
 			// The tool's counts: a statistic passed iff C0+C1 > 5 and C1+C2 > 5.
 			counts := ref.json["permutationTestResults"].([]any)
@@ -221,9 +187,7 @@ func TestIIDVerdictsMatchTool(t *testing.T) {
 					c[int(m["iteration"].(float64))] = m[st.Name].(float64)
 				}
 				toolPassed := c[0]+c[1] > permDecided && c[1]+c[2] > permDecided
-				if st.Passed != toolPassed {
-					t.Errorf("%s passed = %v (%d/%d/%d), the tool's %v (%v)", st.Name, st.Passed, st.Greater, st.Equal, st.Less, toolPassed, c)
-				}
+				assert.Equal(t, toolPassed, st.Passed, "%s passed (%d/%d/%d), the tool's counts %v", st.Name, st.Greater, st.Equal, st.Less, c)
 			}
 		})
 	}
@@ -236,22 +200,16 @@ func TestPermutationReproducible(t *testing.T) {
 	run := func(seed byte, workers int) PermutationResult {
 		s := [32]byte{seed}
 		r, err := IID(d, IIDOptions{Shuffles: 200, Seed: &s, Workers: workers})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return r.Permutation
 	}
 	a, b, c := run(1, 1), run(1, 3), run(2, 2)
-	if a != b {
-		t.Errorf("same seed, 1 and 3 workers:\n%+v\n%+v", a, b)
-	}
-	if a == c {
-		t.Errorf("seeds 1 and 2 gave identical counts %+v", a)
-	}
+	assert.Equal(t, a, b, "same seed, 1 and 3 workers")
+	assert.NotEqual(t, a, c, "seeds 1 and 2 gave identical counts")
 	for _, st := range a.Statistics {
-		if n := st.Greater + st.Equal + st.Less; n == 0 || n > a.Shuffles {
-			t.Errorf("%s counted %d shuffles of %d", st.Name, n, a.Shuffles)
-		}
+		n := st.Greater + st.Equal + st.Less
+		assert.Positive(t, n, "%s counted no shuffles", st.Name)
+		assert.LessOrEqual(t, n, a.Shuffles, "%s counted more shuffles than were run", st.Name)
 	}
 }
 
@@ -283,20 +241,15 @@ func TestPermutationDetectsDependence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seed := [32]byte{9}
 			r, err := IID(mustPrepare(t, tc.samples), IIDOptions{Shuffles: 100, Seed: &seed})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.PassedIIDPermutationTests || r.Passed() {
-				t.Error("dependent samples passed the permutation tests")
-			}
+			require.NoError(t, err)
+			assert.False(t, r.PassedIIDPermutationTests, "dependent samples passed the permutation tests")
+			assert.False(t, r.Passed(), "dependent samples passed the IID assessment")
 			failed := map[string]bool{}
 			for _, st := range r.Permutation.Statistics {
 				failed[st.Name] = !st.Passed
 			}
 			for _, name := range tc.failing {
-				if !failed[name] {
-					t.Errorf("%s passed on dependent samples", name)
-				}
+				assert.True(t, failed[name], "%s passed on dependent samples", name)
 			}
 		})
 	}
@@ -304,21 +257,17 @@ func TestPermutationDetectsDependence(t *testing.T) {
 
 // TestIIDRejectsBadInput checks the argument errors.
 func TestIIDRejectsBadInput(t *testing.T) {
-	if _, err := IID(nil, IIDOptions{}); err == nil {
-		t.Error("nil data accepted")
-	}
-	if _, err := IID(&Data{Symbols: []byte{0, 0}, Raw: []byte{0, 0}, K: 1}, IIDOptions{}); err == nil {
-		t.Error("one symbol accepted")
-	}
+	_, err := IID(nil, IIDOptions{})
+	assert.Error(t, err, "nil data accepted")
+	_, err = IID(&Data{Symbols: []byte{0, 0}, Raw: []byte{0, 0}, K: 1}, IIDOptions{})
+	assert.Error(t, err, "one symbol accepted")
 	d := mustPrepare(t, []byte{1, 2, 3, 1})
-	if _, err := IID(d, IIDOptions{Shuffles: -1}); err == nil {
-		t.Error("negative shuffles accepted")
-	}
+	_, err = IID(d, IIDOptions{Shuffles: -1})
+	assert.Error(t, err, "negative shuffles accepted")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := IIDContext(ctx, d, IIDOptions{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled run returned %v", err)
-	}
+	_, err = IIDContext(ctx, d, IIDOptions{})
+	assert.ErrorIs(t, err, context.Canceled, "cancelled run")
 }
 
 // TestIIDProgress checks that progress reaches the number of shuffles run.
@@ -328,25 +277,20 @@ func TestIIDProgress(t *testing.T) {
 	seed := [32]byte{4}
 	r, err := IID(d, IIDOptions{Shuffles: 50, Seed: &seed, Workers: 2, Progress: func(done, total int) {
 		calls++
-		if total != 50 || done <= last || done > total {
-			t.Errorf("progress(%d, %d) after %d", done, total, last)
-		}
+		assert.Equal(t, 50, total, "progress(%d, %d) after %d: total", done, total, last)
+		assert.Greater(t, done, last, "progress(%d, %d) after %d: not increasing", done, total, last)
+		assert.LessOrEqual(t, done, total, "progress(%d, %d) after %d: beyond the total", done, total, last)
 		last = done
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls == 0 || last < r.Permutation.Shuffles {
-		t.Errorf("%d progress calls, last %d, %d shuffles", calls, last, r.Permutation.Shuffles)
-	}
+	require.NoError(t, err)
+	assert.Positive(t, calls, "no progress calls")
+	assert.GreaterOrEqual(t, last, r.Permutation.Shuffles, "last progress %d, %d shuffles", last, r.Permutation.Shuffles)
 }
 
 func mustPrepare(t testing.TB, raw []byte) *Data {
 	t.Helper()
 	d, err := Prepare(raw, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return d
 }
 

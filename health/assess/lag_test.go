@@ -1,6 +1,11 @@
 package assess
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
 
 // TestLag compares the Lag estimate of every sample file, on the bitstring
 // and on the literal samples, with the tool's C, N, r, P_global, P_global',
@@ -11,9 +16,9 @@ func TestLag(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, seq := range c.sequences() {
 				got := Lag(seq.s, seq.k)
-				if got.Name != "Lag Prediction Test" || got.Section != "6.3.8" || !got.Ran() {
-					t.Fatalf("%s: %+v", seq.label, got.Estimate)
-				}
+				require.Equal(t, "Lag Prediction Test", got.Name, seq.label)
+				require.Equal(t, "6.3.8", got.Section, seq.label)
+				require.True(t, got.Ran(), "%s: skipped: %s", seq.label, got.Skipped)
 				ptCheckPrediction(t, c, seq.label, "Lag", got)
 				ptCheckJSON(t, c, seq.label, got.Estimate)
 				n++
@@ -31,20 +36,17 @@ func TestLagBinary(t *testing.T) {
 			s := ptRandomBits(uint64(seed), n, p1)
 			c1, l1 := lagBinary(s)
 			c2, l2 := lagSymbols(s)
-			if c1 != c2 || l1 != l2 {
-				t.Errorf("p1 = %g, n = %d: binary C = %d, run %d; general C = %d, run %d", p1, n, c1, l1, c2, l2)
-			}
+			assert.Equal(t, c2, c1, "p1 = %g, n = %d: binary C, general C", p1, n)
+			assert.Equal(t, l2, l1, "p1 = %g, n = %d: binary run, general run", p1, n)
 		}
 	}
 }
 
 func TestLagSkipped(t *testing.T) {
-	if r := Lag([]byte{0, 1}, 2); r.Ran() {
-		t.Errorf("2 symbols: %+v, want skipped", r.Estimate)
-	}
-	if r := Lag([]byte{0, 1, 2}, 2); r.Ran() {
-		t.Errorf("symbol 2 with k = 2: %+v, want skipped", r.Estimate)
-	}
+	r := Lag([]byte{0, 1}, 2)
+	assert.False(t, r.Ran(), "2 symbols: %+v, want skipped", r.Estimate)
+	r = Lag([]byte{0, 1, 2}, 2)
+	assert.False(t, r.Ran(), "symbol 2 with k = 2: %+v, want skipped", r.Estimate)
 }
 
 func BenchmarkLag(b *testing.B) {
@@ -59,8 +61,9 @@ func FuzzLag(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 2, 1, 0}, 4)
 	f.Fuzz(func(t *testing.T, s []byte, k int) {
 		r := Lag(s, k)
-		if r.Ran() && (r.MinEntropy < 0 || r.C > r.N) {
-			t.Fatalf("Lag = %+v", r)
+		if r.Ran() {
+			require.GreaterOrEqual(t, r.MinEntropy, 0.0, "Lag = %+v", r)
+			require.LessOrEqual(t, r.C, r.N, "Lag = %+v", r)
 		}
 		bits := make([]byte, len(s)*8)
 		for i, x := range s {
@@ -71,9 +74,8 @@ func FuzzLag(f *testing.F) {
 		if len(bits) >= 3 {
 			c1, l1 := lagBinary(bits)
 			c2, l2 := lagSymbols(bits)
-			if c1 != c2 || l1 != l2 {
-				t.Fatalf("binary C = %d, run %d; general C = %d, run %d", c1, l1, c2, l2)
-			}
+			require.Equal(t, c2, c1, "binary C, general C")
+			require.Equal(t, l2, l1, "binary run, general run")
 		}
 	})
 }

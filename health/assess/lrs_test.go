@@ -1,6 +1,11 @@
 package assess
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
 
 // TestLRS compares the LRS estimate of every sample file, on the bitstring
 // and on the literal samples, with the tool's u, v, p-hat, p_u and estimate
@@ -12,15 +17,11 @@ func TestLRS(t *testing.T) {
 			for _, seq := range c.sequences() {
 				_, got := TupleEstimates(seq.s, seq.k)
 				pre := seq.label + " LRS Estimate: "
-				if got.Name != "LRS Test" || got.Section != "6.3.6" || !got.Ran() {
-					t.Fatalf("%s: %+v", seq.label, got.Estimate)
-				}
-				if w := c.int(t, pre+"u"); got.U != w {
-					t.Errorf("%su = %d, tool %d", pre, got.U, w)
-				}
-				if w := c.int(t, pre+"v"); got.V != w {
-					t.Errorf("%sv = %d, tool %d", pre, got.V, w)
-				}
+				require.Equal(t, "LRS Test", got.Name, seq.label)
+				require.Equal(t, "6.3.6", got.Section, seq.label)
+				require.True(t, got.Ran(), "%s: skipped: %s", seq.label, got.Skipped)
+				assert.Equal(t, c.int(t, pre+"u"), got.U, "%su", pre)
+				assert.Equal(t, c.int(t, pre+"v"), got.V, "%sv", pre)
 				ptCheck(t, pre+"p-hat", got.PHat, c.float(t, pre+"p-hat"))
 				ptCheck(t, pre+"p_u", got.PU, c.float(t, pre+"p_u"))
 				ptCheck(t, pre+"min entropy", got.MinEntropy, c.float(t, pre+"min entropy"))

@@ -2,6 +2,9 @@ package assess
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestLZ78YMatchesTool runs the estimator on every reference file as the
@@ -12,9 +15,7 @@ func TestLZ78YMatchesTool(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, q := range predictorSeqs(t, c.raw) {
 				got := LZ78Y(q.s, q.k)
-				if got.Section != lz78ySection {
-					t.Errorf("Section = %q", got.Section)
-				}
+				assert.Equal(t, lz78ySection, got.Section, "Section")
 				checkPredictor(t, c, q, "LZ78Y", got)
 			}
 		})
@@ -88,13 +89,13 @@ func TestLZ78YNaive(t *testing.T) {
 		}
 		s := randomSymbols(uint64(tc.n), tc.n, tc.k, tc.stick)
 		c, r := naiveLZ78Y(s)
-		if gc, gr := lz78ySymbols(s, tc.k); gc != c || gr != r {
-			t.Errorf("n=%d k=%d stick=%d: trie C=%d run=%d, tool's algorithm C=%d run=%d", tc.n, tc.k, tc.stick, gc, gr, c, r)
-		}
+		gc, gr := lz78ySymbols(s, tc.k)
+		assert.Equal(t, c, gc, "n=%d k=%d stick=%d: trie C, tool's algorithm C", tc.n, tc.k, tc.stick)
+		assert.Equal(t, r, gr, "n=%d k=%d stick=%d: trie run, tool's algorithm run", tc.n, tc.k, tc.stick)
 		if tc.k == 2 {
-			if bc, br := lz78yBinary(s); bc != c || br != r {
-				t.Errorf("n=%d stick=%d: arrays C=%d run=%d, tool's algorithm C=%d run=%d", tc.n, tc.stick, bc, br, c, r)
-			}
+			bc, br := lz78yBinary(s)
+			assert.Equal(t, c, bc, "n=%d stick=%d: arrays C, tool's algorithm C", tc.n, tc.stick)
+			assert.Equal(t, r, br, "n=%d stick=%d: arrays run, tool's algorithm run", tc.n, tc.stick)
 		}
 	}
 }
@@ -103,17 +104,16 @@ func TestLZ78YNaive(t *testing.T) {
 // or with one symbol, computed from B + 3 on.
 func TestLZ78YShort(t *testing.T) {
 	for n := range lz78yDepth + 3 {
-		if got := LZ78Y(make([]byte, n), 2); got.Ran() || got.Skipped == "" {
-			t.Errorf("LZ78Y of %d samples ran: %+v", n, got)
-		}
+		got := LZ78Y(make([]byte, n), 2)
+		assert.False(t, got.Ran(), "LZ78Y of %d samples ran: %+v", n, got)
+		assert.NotEmpty(t, got.Skipped, "LZ78Y of %d samples: no reason for the skip", n)
 	}
-	if got := LZ78Y(make([]byte, 100), 1); got.Ran() {
-		t.Errorf("LZ78Y with k = 1 ran: %+v", got)
-	}
-	got := LZ78Y(randomSymbols(1, lz78yDepth+3, 3, 0), 3)
-	if !got.Ran() || got.N != 2 || got.Name != lz78yName {
-		t.Errorf("LZ78Y of B + 3 samples = %+v", got)
-	}
+	got := LZ78Y(make([]byte, 100), 1)
+	assert.False(t, got.Ran(), "LZ78Y with k = 1 ran: %+v", got)
+	got = LZ78Y(randomSymbols(1, lz78yDepth+3, 3, 0), 3)
+	assert.True(t, got.Ran(), "LZ78Y of B + 3 samples skipped: %s", got.Skipped)
+	assert.Equal(t, 2, got.N, "LZ78Y of B + 3 samples: N")
+	assert.Equal(t, lz78yName, got.Name, "LZ78Y of B + 3 samples: Name")
 }
 
 // FuzzLZ78Y compares the fast code with the tool's algorithm on any input:
@@ -136,16 +136,16 @@ func FuzzLZ78Y(f *testing.F) {
 			s[i] = byte(int(b) % k)
 		}
 		c, r := naiveLZ78Y(s)
-		if gc, gr := lz78ySymbols(s, k); gc != c || gr != r {
-			t.Fatalf("k=%d: trie C=%d run=%d, tool's algorithm C=%d run=%d", k, gc, gr, c, r)
-		}
+		gc, gr := lz78ySymbols(s, k)
+		require.Equal(t, c, gc, "k=%d: trie C, tool's algorithm C", k)
+		require.Equal(t, r, gr, "k=%d: trie run, tool's algorithm run", k)
 		for i := range s {
 			s[i] &= 1
 		}
 		c, r = naiveLZ78Y(s)
-		if bc, br := lz78yBinary(s); bc != c || br != r {
-			t.Fatalf("bits: arrays C=%d run=%d, tool's algorithm C=%d run=%d", bc, br, c, r)
-		}
+		bc, br := lz78yBinary(s)
+		require.Equal(t, c, bc, "bits: arrays C, tool's algorithm C")
+		require.Equal(t, r, br, "bits: arrays run, tool's algorithm run")
 	})
 }
 

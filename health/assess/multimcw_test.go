@@ -3,6 +3,9 @@ package assess
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMultiMCW compares the MultiMCW estimate of every sample file, on the
@@ -14,9 +17,9 @@ func TestMultiMCW(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, seq := range c.sequences() {
 				got := MultiMCW(seq.s, seq.k)
-				if got.Name != "Multi Most Common in Window Test" || got.Section != "6.3.7" || !got.Ran() {
-					t.Fatalf("%s: %+v", seq.label, got.Estimate)
-				}
+				require.Equal(t, "Multi Most Common in Window Test", got.Name, seq.label)
+				require.Equal(t, "6.3.7", got.Section, seq.label)
+				require.True(t, got.Ran(), "%s: skipped: %s", seq.label, got.Skipped)
 				ptCheckPrediction(t, c, seq.label, "MultiMCW", got)
 				ptCheckJSON(t, c, seq.label, got.Estimate)
 				n++
@@ -35,9 +38,7 @@ func ptCheckJSON(t *testing.T, c *ptCase, label string, e Estimate) {
 		key = "hBitstring"
 	}
 	want, ok := c.json[e.Name][key]
-	if !ok {
-		t.Fatalf("%s: JSON %q has no %s", c.name, e.Name, key)
-	}
+	require.True(t, ok, "%s: JSON %q has no %s", c.name, e.Name, key)
 	ptCheck(t, "JSON "+e.Name+" "+key, e.MinEntropy, want)
 }
 
@@ -66,23 +67,20 @@ func TestMultiMCWBinary(t *testing.T) {
 		s := ptRandomBits(uint64(seed), 60000, p1)
 		c1, l1 := mcwBinary(s)
 		c2, l2 := mcwSymbols(s, 2)
-		if c1 != c2 || l1 != l2 {
-			t.Errorf("p1 = %g: binary C = %d, run %d; general C = %d, run %d", p1, c1, l1, c2, l2)
-		}
+		assert.Equal(t, c2, c1, "p1 = %g: binary C, general C", p1)
+		assert.Equal(t, l2, l1, "p1 = %g: binary run, general run", p1)
 	}
 }
 
 func TestMultiMCWSkipped(t *testing.T) {
-	if r := MultiMCW(make([]byte, 4095), 2); r.Ran() {
-		t.Errorf("4095 symbols: %+v, want skipped", r.Estimate)
-	}
-	if r := MultiMCW(make([]byte, 4096), 1); r.Ran() {
-		t.Errorf("k = 1: %+v, want skipped", r.Estimate)
-	}
+	r := MultiMCW(make([]byte, 4095), 2)
+	assert.False(t, r.Ran(), "4095 symbols: %+v, want skipped", r.Estimate)
+	r = MultiMCW(make([]byte, 4096), 1)
+	assert.False(t, r.Ran(), "k = 1: %+v, want skipped", r.Estimate)
 	s := ptRandomBits(9, 4096, 0.5)
-	if r := MultiMCW(s, 2); !r.Ran() || r.N != 4096-63 {
-		t.Errorf("4096 symbols: %+v, N = %d", r.Estimate, r.N)
-	}
+	r = MultiMCW(s, 2)
+	assert.True(t, r.Ran(), "4096 symbols: skipped: %s", r.Skipped)
+	assert.Equal(t, 4096-63, r.N, "4096 symbols: N")
 }
 
 func BenchmarkMultiMCW(b *testing.B) {
@@ -96,8 +94,9 @@ func FuzzMultiMCW(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 2, 1, 0}, 4)
 	f.Fuzz(func(t *testing.T, s []byte, k int) {
 		r := MultiMCW(s, k)
-		if r.Ran() && (r.MinEntropy < 0 || r.C > r.N) {
-			t.Fatalf("MultiMCW = %+v", r)
+		if r.Ran() {
+			require.GreaterOrEqual(t, r.MinEntropy, 0.0, "MultiMCW = %+v", r)
+			require.LessOrEqual(t, r.C, r.N, "MultiMCW = %+v", r)
 		}
 		bits := make([]byte, len(s)*8)
 		for i, x := range s {
@@ -108,9 +107,8 @@ func FuzzMultiMCW(f *testing.F) {
 		if len(bits) > mcwWindows[len(mcwWindows)-1] {
 			c1, l1 := mcwBinary(bits)
 			c2, l2 := mcwSymbols(bits, 2)
-			if c1 != c2 || l1 != l2 {
-				t.Fatalf("binary C = %d, run %d; general C = %d, run %d", c1, l1, c2, l2)
-			}
+			require.Equal(t, c2, c1, "binary C, general C")
+			require.Equal(t, l2, l1, "binary run, general run")
 		}
 	})
 }

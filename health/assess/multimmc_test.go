@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // predictorSeqs returns the sequences the tool runs a predictor on for one
@@ -14,9 +17,7 @@ import (
 func predictorSeqs(t *testing.T, raw []byte) []predictorSeq {
 	t.Helper()
 	d, err := Prepare(raw, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	seqs := []predictorSeq{{"Literal", "hOriginal", d.Symbols, d.K}}
 	if d.K > 2 {
 		seqs = append(seqs, predictorSeq{"Bitstring", "hBitstring", d.Bitstring, 2})
@@ -43,19 +44,13 @@ func checkPredictor(t *testing.T, c noniidCase, q predictorSeq, tool string, got
 		got int
 	}{{"C", got.C}, {"N", got.N}, {"r", got.R}} {
 		want, err := strconv.Atoi(c.verbose[p+f.key])
-		if err != nil {
-			t.Fatalf("%s: %s%s: %v", c.name, p, f.key, err)
-		}
-		if f.got != want {
-			t.Errorf("%s%s = %d, the tool's %d", p, f.key, f.got, want)
-		}
+		require.NoError(t, err, "%s: %s%s", c.name, p, f.key)
+		assert.Equal(t, want, f.got, "%s%s", p, f.key)
 	}
 	checkClose(t, p+"P_global", got.PGlobal, c.num(t, p+"P_global"))
 	checkClose(t, p+"P_global'", got.PGlobalPrime, c.num(t, p+"P_global'"))
 	if c.has(p + "P_local can't change the result.") {
-		if got.PLocal != 0 {
-			t.Errorf("%sP_local = %g, the tool did not need it", p, got.PLocal)
-		}
+		assert.Zero(t, got.PLocal, "%sP_local, the tool did not need it", p)
 	} else {
 		checkClose(t, p+"P_local", got.PLocal, c.num(t, p+"P_local"))
 	}
@@ -68,14 +63,10 @@ func checkPredictor(t *testing.T, c noniidCase, q predictorSeq, tool string, got
 		}
 		found = true
 		want, ok := tc[q.jsonKey].(float64)
-		if !ok {
-			t.Fatalf("%s: no %s for %q in the JSON", c.name, q.jsonKey, got.Name)
-		}
+		require.True(t, ok, "%s: no %s for %q in the JSON", c.name, q.jsonKey, got.Name)
 		checkClose(t, "JSON "+q.jsonKey, got.MinEntropy, want)
 	}
-	if !found {
-		t.Errorf("%s: no JSON test case named %q", c.name, got.Name)
-	}
+	assert.True(t, found, "%s: no JSON test case named %q", c.name, got.Name)
 }
 
 // TestMultiMMCMatchesTool runs the estimator on every reference file as the
@@ -86,9 +77,7 @@ func TestMultiMMCMatchesTool(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, q := range predictorSeqs(t, c.raw) {
 				got := MultiMMC(q.s, q.k)
-				if got.Section != multiMMCSection {
-					t.Errorf("Section = %q", got.Section)
-				}
+				assert.Equal(t, multiMMCSection, got.Section, "Section")
 				checkPredictor(t, c, q, "MultiMMC", got)
 			}
 		})
@@ -206,13 +195,12 @@ func TestMultiMMCNaive(t *testing.T) {
 		s := randomSymbols(uint64(tc.n), tc.n, tc.k, tc.stick)
 		c, r := naiveMultiMMC(s)
 		gc, gr := multiMMCSymbols(s, tc.k)
-		if gc != c || gr != r {
-			t.Errorf("n=%d k=%d stick=%d: trie C=%d run=%d, tool's algorithm C=%d run=%d", tc.n, tc.k, tc.stick, gc, gr, c, r)
-		}
+		assert.Equal(t, c, gc, "n=%d k=%d stick=%d: trie C, tool's algorithm C", tc.n, tc.k, tc.stick)
+		assert.Equal(t, r, gr, "n=%d k=%d stick=%d: trie run, tool's algorithm run", tc.n, tc.k, tc.stick)
 		if tc.k == 2 {
-			if bc, br := multiMMCBinary(s); bc != c || br != r {
-				t.Errorf("n=%d stick=%d: arrays C=%d run=%d, tool's algorithm C=%d run=%d", tc.n, tc.stick, bc, br, c, r)
-			}
+			bc, br := multiMMCBinary(s)
+			assert.Equal(t, c, bc, "n=%d stick=%d: arrays C, tool's algorithm C", tc.n, tc.stick)
+			assert.Equal(t, r, br, "n=%d stick=%d: arrays run, tool's algorithm run", tc.n, tc.stick)
 		}
 	}
 }
@@ -221,17 +209,16 @@ func TestMultiMMCNaive(t *testing.T) {
 // with one symbol, computed from 4 on.
 func TestMultiMMCShort(t *testing.T) {
 	for _, s := range [][]byte{nil, {1}, {0, 1, 0}} {
-		if got := MultiMMC(s, 2); got.Ran() || got.Skipped == "" {
-			t.Errorf("MultiMMC(%v) ran: %+v", s, got)
-		}
+		got := MultiMMC(s, 2)
+		assert.False(t, got.Ran(), "MultiMMC(%v) ran: %+v", s, got)
+		assert.NotEmpty(t, got.Skipped, "MultiMMC(%v): no reason for the skip", s)
 	}
-	if got := MultiMMC([]byte{0, 0, 0, 0}, 1); got.Ran() {
-		t.Errorf("MultiMMC with k = 1 ran: %+v", got)
-	}
-	got := MultiMMC([]byte{0, 1, 0, 1, 0, 1}, 2)
-	if !got.Ran() || got.N != 4 || got.Name != multiMMCName {
-		t.Errorf("MultiMMC(010101) = %+v", got)
-	}
+	got := MultiMMC([]byte{0, 0, 0, 0}, 1)
+	assert.False(t, got.Ran(), "MultiMMC with k = 1 ran: %+v", got)
+	got = MultiMMC([]byte{0, 1, 0, 1, 0, 1}, 2)
+	assert.True(t, got.Ran(), "MultiMMC(010101) skipped: %s", got.Skipped)
+	assert.Equal(t, 4, got.N, "MultiMMC(010101): N")
+	assert.Equal(t, multiMMCName, got.Name, "MultiMMC(010101): Name")
 }
 
 // FuzzMultiMMC compares the fast code with the tool's algorithm on any
@@ -254,16 +241,16 @@ func FuzzMultiMMC(f *testing.F) {
 			s[i] = byte(int(b) % k)
 		}
 		c, r := naiveMultiMMC(s)
-		if gc, gr := multiMMCSymbols(s, k); gc != c || gr != r {
-			t.Fatalf("k=%d: trie C=%d run=%d, tool's algorithm C=%d run=%d", k, gc, gr, c, r)
-		}
+		gc, gr := multiMMCSymbols(s, k)
+		require.Equal(t, c, gc, "k=%d: trie C, tool's algorithm C", k)
+		require.Equal(t, r, gr, "k=%d: trie run, tool's algorithm run", k)
 		for i := range s {
 			s[i] &= 1
 		}
 		c, r = naiveMultiMMC(s)
-		if bc, br := multiMMCBinary(s); bc != c || br != r {
-			t.Fatalf("bits: arrays C=%d run=%d, tool's algorithm C=%d run=%d", bc, br, c, r)
-		}
+		bc, br := multiMMCBinary(s)
+		require.Equal(t, c, bc, "bits: arrays C, tool's algorithm C")
+		require.Equal(t, r, br, "bits: arrays run, tool's algorithm run")
 	})
 }
 
@@ -272,12 +259,9 @@ func FuzzMultiMMC(f *testing.F) {
 func benchSeqs(b *testing.B) (d *Data) {
 	b.Helper()
 	raw, err := os.ReadFile(filepath.Join(sp90bDir(b), "truerand_8bit.bin"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if d, err = Prepare(raw, 0); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
+	d, err = Prepare(raw, 0)
+	require.NoError(b, err)
 	return d
 }
 

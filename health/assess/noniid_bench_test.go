@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // benchSamples is the sample count of the benchmarks: SP 800-90B's minimum.
@@ -45,9 +47,8 @@ func BenchmarkPrepare8bit(b *testing.B) {
 	s := noisy(benchSamples, 8)
 	b.SetBytes(benchSamples)
 	for b.Loop() {
-		if _, err := Prepare(s, 0); err != nil {
-			b.Fatal(err)
-		}
+		_, err := Prepare(s, 0)
+		require.NoError(b, err)
 	}
 }
 
@@ -58,13 +59,9 @@ func BenchmarkNonIID1bit(b *testing.B) { benchNonIID(b, "truerand_1bit") }
 
 func benchNonIID(b *testing.B, name string) {
 	raw, err := os.ReadFile(filepath.Join(sp90bDir(b), name+".bin"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	d, err := Prepare(raw, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	for _, w := range []struct {
 		name    string
 		workers int
@@ -72,9 +69,8 @@ func benchNonIID(b *testing.B, name string) {
 		b.Run(w.name, func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				if _, err := NonIID(b.Context(), d, NonIIDOptions{Workers: w.workers}); err != nil {
-					b.Fatal(err)
-				}
+				_, err := NonIID(b.Context(), d, NonIIDOptions{Workers: w.workers})
+				require.NoError(b, err)
 			}
 		})
 	}

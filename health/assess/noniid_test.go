@@ -3,11 +3,11 @@ package assess
 import (
 	"bytes"
 	"context"
-	"errors"
 	"math/rand/v2"
-	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // noisy returns n samples of the given width, from a fixed seed.
@@ -46,26 +46,19 @@ func TestNonIIDWhichEstimators(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := Prepare(tc.raw, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, err := NonIID(t.Context(), d, tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.OriginalRun != tc.original || r.BitstringRun != tc.bitstr || r.Bits != tc.bitsPerSample || r.BitstringLen != tc.bsl {
-				t.Fatalf("original %v, bitstring %v, bits %d, bitstring length %d", r.OriginalRun, r.BitstringRun, r.Bits, r.BitstringLen)
-			}
-			if got := len(r.Literal.Estimates()); got != tc.literalCount {
-				t.Errorf("%d estimates on the samples, want %d", got, tc.literalCount)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tc.original, r.OriginalRun, "original run")
+			require.Equal(t, tc.bitstr, r.BitstringRun, "bitstring run")
+			require.Equal(t, tc.bitsPerSample, r.Bits, "bits")
+			require.Equal(t, tc.bsl, r.BitstringLen, "bitstring length")
+			assert.Len(t, r.Literal.Estimates(), tc.literalCount, "estimates on the samples")
 			wantBin := 0
 			if tc.bitstr {
 				wantBin = 10
 			}
-			if got := len(r.Bitstring.Estimates()); got != wantBin {
-				t.Errorf("%d estimates on the bitstring, want %d", got, wantBin)
-			}
+			assert.Len(t, r.Bitstring.Estimates(), wantBin, "estimates on the bitstring")
 			// The assessment is the minimum of the pieces, per Section 3.1.3.
 			want := float64(r.Bits)
 			if r.OriginalRun {
@@ -74,89 +67,63 @@ func TestNonIIDWhichEstimators(t *testing.T) {
 			if r.BitstringRun {
 				want = min(want, float64(r.Bits)*r.HBitstring)
 			}
-			if r.HAssessed != want || r.HAssessed <= 0 {
-				t.Errorf("HAssessed = %v, want %v", r.HAssessed, want)
-			}
+			assert.Equal(t, want, r.HAssessed, "HAssessed")
+			assert.Positive(t, r.HAssessed, "HAssessed")
 		})
 	}
 }
 
 func TestNonIIDTruncate(t *testing.T) {
 	d, err := Prepare(noisy(MinSamples/4, 8), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := NonIID(t.Context(), d, NonIIDOptions{Truncate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.BitstringLen != MinSamples {
-		t.Errorf("BitstringLen = %d, want %d", r.BitstringLen, MinSamples)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, MinSamples, r.BitstringLen, "BitstringLen")
 }
 
 // TestNonIIDWorkersAgree checks that the result does not depend on how many
 // estimators run at once, and that progress counts every estimator once.
 func TestNonIIDWorkersAgree(t *testing.T) {
 	d, err := Prepare(noisy(30000, 3), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Nine jobs on the bitstring (t-Tuple and LRS are one), six on the
 	// samples.
 	const jobs = 9 + 6
 	var calls []int
 	one, err := NonIID(t.Context(), d, NonIIDOptions{Workers: 1, Progress: func(done, total int, name string) {
-		if total != jobs || name == "" {
-			t.Errorf("progress(%d, %d, %q)", done, total, name)
-		}
+		// assert, not require: Progress runs on a worker's goroutine.
+		assert.Equal(t, jobs, total, "progress(%d, %d, %q): total", done, total, name)
+		assert.NotEmpty(t, name, "progress(%d, %d, %q): no estimator name", done, total, name)
 		calls = append(calls, done)
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(calls) != jobs || calls[jobs-1] != jobs {
-		t.Errorf("progress calls %v, want 1..%d", calls, jobs)
+	require.NoError(t, err)
+	if assert.Len(t, calls, jobs, "progress calls %v, want 1..%d", calls, jobs) {
+		assert.Equal(t, jobs, calls[jobs-1], "progress calls %v, want 1..%d", calls, jobs)
 	}
 	four, err := NonIID(t.Context(), d, NonIIDOptions{Workers: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(one, four) {
-		t.Errorf("1 worker and 4 workers disagree:\n%+v\n%+v", one, four)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, one, four, "1 worker and 4 workers disagree")
 }
 
 func TestNonIIDCancel(t *testing.T) {
 	d, err := Prepare(noisy(30000, 8), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := NonIID(ctx, d, NonIIDOptions{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("NonIID on a cancelled context: %v", err)
-	}
+	_, err = NonIID(ctx, d, NonIIDOptions{})
+	assert.ErrorIs(t, err, context.Canceled, "NonIID on a cancelled context")
 }
 
 func TestWriteTable(t *testing.T) {
 	d, err := Prepare(noisy(20000, 4), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := NonIID(t.Context(), d, NonIIDOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var buf bytes.Buffer
-	if err := r.WriteTable(&buf); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.WriteTable(&buf))
 	out := buf.String()
 	for _, want := range []string{"Most Common Value", "6.3.10", "LZ78Y Test", "Assessed min-entropy", "less than 1000000 samples", "H_bitstring"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, out, want, "table lacks %q", want)
 	}
 }
 
@@ -181,11 +148,8 @@ func FuzzNonIID(f *testing.F) {
 			return
 		}
 		r, err := NonIID(t.Context(), d, NonIIDOptions{Workers: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !(r.HAssessed >= 0 && r.HAssessed <= float64(d.Bits)) {
-			t.Fatalf("HAssessed = %v for %d-bit samples", r.HAssessed, d.Bits)
-		}
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, r.HAssessed, 0.0, "HAssessed for %d-bit samples", d.Bits)
+		require.LessOrEqual(t, r.HAssessed, float64(d.Bits), "HAssessed for %d-bit samples", d.Bits)
 	})
 }

@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // bzip2Len runs the system bzip2 (libbzip2 1.0.x) at level 5, the tool's
@@ -14,9 +17,7 @@ func bzip2Len(t *testing.T, path string, src []byte) int {
 	cmd := exec.Command(path, "-5", "-c")
 	cmd.Stdin = bytes.NewReader(src)
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bzip2: %v", err)
-	}
+	require.NoError(t, err, "bzip2")
 	return len(out)
 }
 
@@ -55,9 +56,7 @@ func TestBzip2SizeMatchesLibbzip2(t *testing.T) {
 	}
 	var z bzip2Sizer
 	for name, src := range cases {
-		if got, want := z.size(src), bzip2Len(t, path, src); got != want {
-			t.Errorf("%s (%d bytes): size %d, libbzip2 %d", name, len(src), got, want)
-		}
+		assert.Equal(t, bzip2Len(t, path, src), z.size(src), "%s (%d bytes): size, libbzip2's", name, len(src))
 	}
 }
 

@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // naiveStatistics computes the 19 statistics straight from SP 800-90B
@@ -157,9 +160,11 @@ func checkStatistics(t *testing.T, d *Data, w *permScratch) {
 	var got [permStats]float64
 	src.statistics(d.Symbols, &all, &got, w)
 	for i := range statCompression {
-		if got[i] != want[i] && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
-			t.Errorf("n=%d k=%d %s = %v, naive %v", len(d.Symbols), d.K, permStatName(i), got[i], want[i])
+		if math.IsNaN(want[i]) {
+			assert.True(t, math.IsNaN(got[i]), "n=%d k=%d %s = %v, naive NaN", len(d.Symbols), d.K, permStatName(i), got[i])
+			continue
 		}
+		assert.Equal(t, want[i], got[i], "n=%d k=%d %s", len(d.Symbols), d.K, permStatName(i))
 	}
 }
 
@@ -185,12 +190,10 @@ func TestRotationSorterMatchesNaive(t *testing.T) {
 		r.sort(text, got)
 		seen := make([]bool, n)
 		for i, p := range got {
-			if seen[p] {
-				t.Fatalf("n=%d: position %d twice", n, p)
-			}
+			require.False(t, seen[p], "n=%d: position %d twice", n, p)
 			seen[p] = true
-			if i > 0 && slices.Compare(rot(int(got[i-1])), rot(int(p))) > 0 {
-				t.Fatalf("n=%d: rotations %d, %d out of order", n, got[i-1], p)
+			if i > 0 {
+				require.LessOrEqual(t, slices.Compare(rot(int(got[i-1])), rot(int(p))), 0, "n=%d: rotations %d, %d out of order", n, got[i-1], p)
 			}
 		}
 	}
@@ -210,9 +213,7 @@ func TestLongestRepeatW(t *testing.T) {
 				want = max(want, l)
 			}
 		}
-		if got := LongestRepeatedSubstringTest(s, 256).W; got != want {
-			t.Errorf("longestRepeat(%q...) = %d, brute force %d", s[:min(len(s), 8)], got, want)
-		}
+		assert.Equal(t, want, LongestRepeatedSubstringTest(s, 256).W, "longestRepeat(%q...), brute force", s[:min(len(s), 8)])
 	}
 }
 
@@ -220,16 +221,13 @@ func TestLongestRepeatW(t *testing.T) {
 // Q(1, x) = e^-x and Q(1/2, x) = erfc(√x).
 func TestGammaQ(t *testing.T) {
 	for _, x := range []float64{0.01, 0.5, 1, 2.5, 10, 50} {
-		if got, want := gammaQ(1, x), math.Exp(-x); math.Abs(got-want) > 1e-14*want+1e-300 {
-			t.Errorf("Q(1, %v) = %v, want %v", x, got, want)
-		}
-		if got, want := gammaQ(0.5, x), math.Erfc(math.Sqrt(x)); math.Abs(got-want) > 1e-13*want+1e-300 {
-			t.Errorf("Q(1/2, %v) = %v, want %v", x, got, want)
-		}
+		want := math.Exp(-x)
+		assert.InDelta(t, want, gammaQ(1, x), 1e-14*want+1e-300, "Q(1, %v)", x)
+		want = math.Erfc(math.Sqrt(x))
+		assert.InDelta(t, want, gammaQ(0.5, x), 1e-13*want+1e-300, "Q(1/2, %v)", x)
 	}
-	if gammaQ(3, 0) != 1 || gammaQ(0, 3) != 1 {
-		t.Error("Q at the domain edges is not 1")
-	}
+	assert.Equal(t, 1.0, gammaQ(3, 0), "Q(3, 0) at the domain edge")
+	assert.Equal(t, 1.0, gammaQ(0, 3), "Q(0, 3) at the domain edge")
 }
 
 // FuzzIIDStatistics runs the IID computations on arbitrary samples: the
@@ -248,18 +246,24 @@ func FuzzIIDStatistics(f *testing.F) {
 		checkStatistics(t, d, &w)
 		cs := ChiSquare(d.Symbols, d.K)
 		// NaN is allowed: too few samples for expected counts (as the tool).
-		if cs.IndependenceP < 0 || cs.IndependenceP > 1 || cs.GoodnessP < 0 || cs.GoodnessP > 1 {
-			t.Errorf("p-values %v %v outside [0, 1]", cs.IndependenceP, cs.GoodnessP)
+		// (testify's order assertions fail on NaN.)
+		for _, p := range []float64{cs.IndependenceP, cs.GoodnessP} {
+			if !math.IsNaN(p) {
+				assert.GreaterOrEqual(t, p, 0.0, "p-values %v %v", cs.IndependenceP, cs.GoodnessP)
+				assert.LessOrEqual(t, p, 1.0, "p-values %v %v", cs.IndependenceP, cs.GoodnessP)
+			}
 		}
 		lrs := LongestRepeatedSubstringTest(d.Symbols, d.K)
-		if lrs.W < 0 || lrs.W >= len(d.Symbols) || lrs.PCol <= 0 || lrs.PCol > 1 {
-			t.Errorf("LRS %+v", lrs)
-		}
+		assert.GreaterOrEqual(t, lrs.W, 0, "LRS %+v", lrs)
+		assert.Less(t, lrs.W, len(d.Symbols), "LRS %+v", lrs)
+		assert.Positive(t, lrs.PCol, "LRS %+v", lrs)
+		assert.LessOrEqual(t, lrs.PCol, 1.0, "LRS %+v", lrs)
 		seed := [32]byte{1}
 		r, err := IID(d, IIDOptions{Shuffles: 2, Seed: &seed, Workers: 1})
-		if err != nil || r.Permutation.Shuffles > 2 || r.HAssessed < 0 || r.HAssessed > float64(d.Bits) {
-			t.Errorf("IID: %v, %d shuffles, H %v", err, r.Permutation.Shuffles, r.HAssessed)
-		}
+		assert.NoError(t, err, "IID")
+		assert.LessOrEqual(t, r.Permutation.Shuffles, 2, "IID: shuffles")
+		assert.GreaterOrEqual(t, r.HAssessed, 0.0, "IID: H")
+		assert.LessOrEqual(t, r.HAssessed, float64(d.Bits), "IID: H")
 	})
 }
 

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ptCase is one sample file shipped with SP800-90B_EntropyAssessment 1.1.7,
@@ -35,12 +38,8 @@ func ptLoad(t testing.TB) []*ptCase {
 	t.Helper()
 	dir := sp90bDir(t)
 	ptOnce.Do(func() { ptCases, ptErr = ptRead(dir) })
-	if ptErr != nil {
-		t.Fatal(ptErr)
-	}
-	if len(ptCases) == 0 {
-		t.Fatalf("no *.noniid.txt files in %s", dir)
-	}
+	require.NoError(t, ptErr)
+	require.NotEmpty(t, ptCases, "no *.noniid.txt files in %s", dir)
 	return ptCases
 }
 
@@ -115,44 +114,29 @@ type ptSeq struct {
 func (c *ptCase) float(t *testing.T, key string) float64 {
 	t.Helper()
 	v, ok := c.txt[key]
-	if !ok {
-		t.Fatalf("%s: tool output has no %q", c.name, key)
-	}
+	require.True(t, ok, "%s: tool output has no %q", c.name, key)
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		t.Fatalf("%s: %q: %v", c.name, key, err)
-	}
+	require.NoError(t, err, "%s: %q", c.name, key)
 	return f
 }
 
 func (c *ptCase) int(t *testing.T, key string) int {
 	t.Helper()
 	v, ok := c.txt[key]
-	if !ok {
-		t.Fatalf("%s: tool output has no %q", c.name, key)
-	}
+	require.True(t, ok, "%s: tool output has no %q", c.name, key)
 	n, err := strconv.Atoi(v)
-	if err != nil {
-		t.Fatalf("%s: %q: %v", c.name, key, err)
-	}
+	require.NoError(t, err, "%s: %q", c.name, key)
 	return n
 }
 
 // ptTol is the agreement asked of every estimate: a relative 1e-9.
 const ptTol = 1e-9
 
-func ptClose(got, want float64) bool {
-	if got == want {
-		return true
-	}
-	return math.Abs(got-want) <= ptTol*math.Max(math.Abs(got), math.Abs(want))
-}
-
+// ptCheck fails unless got equals want to a relative ptTol (exactly, for
+// want == 0).
 func ptCheck(t *testing.T, what string, got, want float64) {
 	t.Helper()
-	if !ptClose(got, want) {
-		t.Errorf("%s = %.17g, tool %.17g (rel %.3g)", what, got, want, math.Abs(got-want)/math.Abs(want))
-	}
+	assertRelClose(t, want, got, ptTol, "%s = %.17g, tool %.17g", what, got, want)
 }
 
 // ptCheckPrediction compares a prediction result with the tool's verbose
@@ -160,21 +144,15 @@ func ptCheck(t *testing.T, what string, got, want float64) {
 func ptCheckPrediction(t *testing.T, c *ptCase, label, test string, got PredictionResult) {
 	t.Helper()
 	pre := label + " " + test + " Prediction Estimate: "
-	if w := c.int(t, pre+"C"); got.C != w {
-		t.Errorf("%sC = %d, tool %d", pre, got.C, w)
-	}
-	if w := c.int(t, pre+"N"); got.N != w {
-		t.Errorf("%sN = %d, tool %d", pre, got.N, w)
-	}
-	if w := c.int(t, pre+"r"); got.R != w {
-		t.Errorf("%sr = %d, tool %d", pre, got.R, w)
-	}
+	assert.Equal(t, c.int(t, pre+"C"), got.C, "%sC", pre)
+	assert.Equal(t, c.int(t, pre+"N"), got.N, "%sN", pre)
+	assert.Equal(t, c.int(t, pre+"r"), got.R, "%sr", pre)
 	ptCheck(t, pre+"P_global", got.PGlobal, c.float(t, pre+"P_global"))
 	ptCheck(t, pre+"P_global'", got.PGlobalPrime, c.float(t, pre+"P_global'"))
 	if _, ok := c.txt[pre+"P_local"]; ok {
 		ptCheck(t, pre+"P_local", got.PLocal, c.float(t, pre+"P_local"))
-	} else if got.PLocal != 0 {
-		t.Errorf("%sP_local = %g, tool: can't change the result", pre, got.PLocal)
+	} else {
+		assert.Zero(t, got.PLocal, "%sP_local, tool: can't change the result", pre)
 	}
 	ptCheck(t, pre+"min entropy", got.MinEntropy, c.float(t, pre+"min entropy"))
 	ptCheck(t, pre+"P", got.P, math.Exp2(-c.float(t, pre+"min entropy")))
@@ -200,9 +178,7 @@ func TestPredictionEstimate(t *testing.T) {
 			}
 		}
 	}
-	if n < 68 {
-		t.Errorf("checked %d predictor results, want at least 68 (every file, both sequences)", n)
-	}
+	assert.GreaterOrEqual(t, n, 68, "predictor results checked (every file, both sequences)")
 	t.Logf("%d predictor results agree with the tool", n)
 }
 
@@ -211,32 +187,20 @@ func TestPredictionEstimate(t *testing.T) {
 // prediction correct (P_global' = 1, estimate 0).
 func TestPredictionEstimateEdges(t *testing.T) {
 	_, pgp, pl, h := predictionEstimate(0, 1000, 1, 2)
-	if want := 1 - math.Pow(0.01, 1.0/1000); pgp != want {
-		t.Errorf("c = 0: P_global' = %g, want %g", pgp, want)
-	}
-	if pl != 0 || h != 1 {
-		t.Errorf("c = 0, k = 2: P_local = %g, estimate %g; want 0 and 1 bit", pl, h)
-	}
+	assert.Equal(t, 1-math.Pow(0.01, 1.0/1000), pgp, "c = 0: P_global'")
+	assert.Equal(t, 0.0, pl, "c = 0, k = 2: P_local")
+	assert.Equal(t, 1.0, h, "c = 0, k = 2: estimate")
 	_, pgp, _, h = predictionEstimate(1000, 1000, 1001, 2)
-	if pgp != 1 || h != 0 {
-		t.Errorf("all correct: P_global' = %g, estimate %g; want 1 and 0", pgp, h)
-	}
+	assert.Equal(t, 1.0, pgp, "all correct: P_global'")
+	assert.Equal(t, 0.0, h, "all correct: estimate")
 	// A long run forces the local bound above the global one.
 	_, pgp, pl, h = predictionEstimate(500, 1000, 200, 2)
-	if !(pl > pgp) || h != -math.Log2(pl) {
-		t.Errorf("long run: P_global' = %g, P_local = %g, estimate %g", pgp, pl, h)
-	}
+	assert.Greater(t, pl, pgp, "long run: P_local not above P_global'")
+	assert.Equal(t, -math.Log2(pl), h, "long run: estimate")
 	// At P_local the probability of no run of r is 0.99.
-	if v := runFunction(pl, 200, 1000); math.Abs(v-math.Log(0.99)) > 1e-12 {
-		t.Errorf("runFunction(P_local) = %g, want ln(0.99)", v)
-	}
+	assert.InDelta(t, math.Log(0.99), runFunction(pl, 200, 1000), 1e-12, "runFunction(P_local), want ln(0.99)")
 }
 
 func TestPredictionEstimatePanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic for k = 1")
-		}
-	}()
-	predictionEstimate(1, 10, 1, 1)
+	assert.Panics(t, func() { predictionEstimate(1, 10, 1, 1) }, "no panic for k = 1")
 }

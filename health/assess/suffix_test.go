@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // naiveSuffixArray sorts the suffixes of s by comparison.
@@ -65,21 +68,15 @@ func TestSuffixArrayAndLCP(t *testing.T) {
 		s, k := in[0].([]byte), in[1].(int)
 		want := naiveSuffixArray(s)
 		got := suffixArray(s, k)
-		if !slices.Equal(got, want) {
-			t.Fatalf("suffixArray(%v, %d) = %v, want %v", s, k, got, want)
-		}
+		require.Equal(t, want, got, "suffixArray(%v, %d)", s, k)
 		wantLCP := naiveLCP(s, want)
 		lcpInPlace(s, got)
-		if !slices.Equal(got, wantLCP) {
-			t.Fatalf("lcp of %v = %v, want %v", s, got, wantLCP)
-		}
+		require.Equal(t, wantLCP, got, "lcp of %v", s)
 		v := int32(0)
 		for _, l := range wantLCP {
 			v = max(v, l)
 		}
-		if w := longestRepeatedSubstring(s, k); w != int(v) {
-			t.Fatalf("longestRepeatedSubstring(%v) = %d, want %d", s, w, v)
-		}
+		require.Equal(t, int(v), longestRepeatedSubstring(s, k), "longestRepeatedSubstring(%v)", s)
 	}
 }
 
@@ -94,29 +91,19 @@ func FuzzSuffixArray(f *testing.F) {
 		}
 		got := suffixArray(s, 256)
 		want := naiveSuffixArray(s)
-		if !slices.Equal(got, want) {
-			t.Fatalf("suffixArray(%v) = %v, want %v", s, got, want)
-		}
+		require.Equal(t, want, got, "suffixArray(%v)", s)
 		w := naiveLCP(s, want)
-		if l := suffixLCP(s, 256); !slices.Equal(l, w) {
-			t.Fatalf("suffixLCP(%v) = %v, want %v", s, l, w)
-		}
+		require.Equal(t, w, suffixLCP(s, 256), "suffixLCP(%v)", s)
 		lcpInPlace(s, got)
-		if !slices.Equal(got, w) {
-			t.Fatalf("lcp(%v) = %v, want %v", s, got, w)
-		}
+		require.Equal(t, w, got, "lcp(%v)", s)
 		// The same input as a bitstring, one bit per byte.
 		b := make([]byte, len(s))
 		for i, x := range s {
 			b[i] = x & 1
 		}
 		bw := naiveSuffixArray(b)
-		if got := suffixArray(b, 2); !slices.Equal(got, bw) {
-			t.Fatalf("suffixArray(%v, 2) = %v, want %v", b, got, bw)
-		}
-		if l, w := suffixLCP(b, 2), naiveLCP(b, bw); !slices.Equal(l, w) {
-			t.Fatalf("suffixLCP(%v, 2) = %v, want %v", b, l, w)
-		}
+		require.Equal(t, bw, suffixArray(b, 2), "suffixArray(%v, 2)", b)
+		require.Equal(t, naiveLCP(b, bw), suffixLCP(b, 2), "suffixLCP(%v, 2)", b)
 	})
 }
 
@@ -130,25 +117,17 @@ func TestSuffixPaths(t *testing.T) {
 		wantLCP := naiveLCP(s, want)
 		p := newPackedSeq(s, k)
 		if sa, ok := p.sortSuffixes(); ok {
-			if !slices.Equal(sa, want) {
-				t.Fatalf("packed sort of %v (k=%d) = %v, want %v", s, k, sa, want)
-			}
-			if p.lcpInPlace(sa) && !slices.Equal(sa, wantLCP) {
-				t.Fatalf("packed lcp of %v = %v, want %v", s, sa, wantLCP)
+			require.Equal(t, want, sa, "packed sort of %v (k=%d)", s, k)
+			if p.lcpInPlace(sa) {
+				require.Equal(t, wantLCP, sa, "packed lcp of %v", s)
 			}
 		}
 		sa := make([]int32, len(s))
 		sais(s, sa, k)
-		if !slices.Equal(sa, want) {
-			t.Fatalf("sais(%v, %d) = %v, want %v", s, k, sa, want)
-		}
+		require.Equal(t, want, sa, "sais(%v, %d)", s, k)
 		lcpInPlace(s, sa)
-		if !slices.Equal(sa, wantLCP) {
-			t.Fatalf("Kasai lcp of %v = %v, want %v", s, sa, wantLCP)
-		}
-		if got := suffixLCP(s, k); !slices.Equal(got, wantLCP) {
-			t.Fatalf("suffixLCP(%v) = %v, want %v", s, got, wantLCP)
-		}
+		require.Equal(t, wantLCP, sa, "Kasai lcp of %v", s)
+		require.Equal(t, wantLCP, suffixLCP(s, k), "suffixLCP(%v)", s)
 	}
 }
 
@@ -183,17 +162,14 @@ func TestSuffixFastPath(t *testing.T) {
 		sais(s, want, tc.k)
 		p := newPackedSeq(s, tc.k)
 		got, ok := p.sortSuffixes()
-		if ok != tc.ok {
-			t.Errorf("%s: fast path taken = %v, want %v", tc.name, ok, tc.ok)
-		}
-		if ok && !slices.Equal(got, want) {
-			t.Errorf("%s: packed sort differs from SA-IS", tc.name)
-		}
+		assert.Equal(t, tc.ok, ok, "%s: fast path taken", tc.name)
+		// slices.Equal, not assert.Equal: a diff of two 200,000-entry
+		// arrays would be enormous.
 		if ok {
+			assert.True(t, slices.Equal(got, want), "%s: packed sort differs from SA-IS", tc.name)
 			lcpInPlace(s, want)
-			if !p.lcpInPlace(got) || !slices.Equal(got, want) {
-				t.Errorf("%s: packed LCP differs from Kasai", tc.name)
-			}
+			assert.True(t, p.lcpInPlace(got), "%s: packed LCP gave up", tc.name)
+			assert.True(t, slices.Equal(got, want), "%s: packed LCP differs from Kasai", tc.name)
 		}
 	}
 }

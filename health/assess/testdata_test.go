@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hsmentropy/hsmentropy/internal/nistdata"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The reference data are the sample files shipped with NIST's
@@ -43,9 +45,7 @@ func seedSamples(f *testing.F, name string) []byte {
 		return nil
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "sp800-90b", name+".bin"))
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	return raw
 }
 
@@ -67,27 +67,19 @@ func loadNoniidCases(t testing.TB) []noniidCase {
 	t.Helper()
 	dir := sp90bDir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.noniid.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no *.noniid.json in %s", dir)
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no *.noniid.json in %s", dir)
 	var cases []noniidCase
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".noniid.json")
 		c := noniidCase{name: name}
 		js, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(js, &c.json); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if c.raw, err = os.ReadFile(filepath.Join(dir, name+".bin")); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(js, &c.json), f)
+		c.raw, err = os.ReadFile(filepath.Join(dir, name+".bin"))
+		require.NoError(t, err)
 		txt, err := os.ReadFile(filepath.Join(dir, name+".noniid.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.verbose = parseVerbose(txt)
 		cases = append(cases, c)
 	}
@@ -118,13 +110,9 @@ func parseVerbose(txt []byte) map[string]string {
 func (c noniidCase) num(t *testing.T, key string) float64 {
 	t.Helper()
 	s, ok := c.verbose[key]
-	if !ok {
-		t.Fatalf("%s: no %q in the tool's verbose output", c.name, key)
-	}
+	require.True(t, ok, "%s: no %q in the tool's verbose output", c.name, key)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("%s: %q = %q: %v", c.name, key, s, err)
-	}
+	require.NoError(t, err, "%s: %q = %q", c.name, key, s)
 	return f
 }
 
@@ -138,16 +126,19 @@ func (c noniidCase) has(key string) bool {
 // want == 0).
 func checkClose(t *testing.T, what string, got, want float64) {
 	t.Helper()
-	if !relClose(got, want, relTol) {
-		t.Errorf("%s = %.17g, the tool's %.17g (relative error %.3g)", what, got, want, math.Abs(got-want)/math.Abs(want))
-	}
+	assertRelClose(t, want, got, relTol, "%s = %.17g, the tool's %.17g", what, got, want)
 }
 
-func relClose(got, want, tol float64) bool {
-	if got == want {
-		return true
+// assertRelClose asserts that got equals want to a relative tol:
+// |got - want| ≤ tol·|want|. assert.InEpsilon cannot take a want of zero
+// (no relative error), fails on two equal infinities, and lets NaN equal
+// NaN; for those wants the check is exact equality, which NaN never passes.
+func assertRelClose(t testing.TB, want, got, tol float64, msgAndArgs ...any) bool {
+	t.Helper()
+	if want == 0 || math.IsInf(want, 0) || math.IsNaN(want) {
+		return assert.Equal(t, want, got, msgAndArgs...)
 	}
-	return math.Abs(got-want) <= tol*math.Abs(want)
+	return assert.InEpsilon(t, want, got, tol, msgAndArgs...)
 }
 
 // TestEstimatorsMatchTool compares the Most Common Value, Collision, Markov
@@ -159,9 +150,7 @@ func TestEstimatorsMatchTool(t *testing.T) {
 	for _, c := range loadNoniidCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := Prepare(c.raw, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			type seq struct {
 				label string
 				s     []byte
@@ -191,9 +180,7 @@ func TestEstimatorsMatchTool(t *testing.T) {
 				checkClose(t, p+"X-bar'", col.XBarPrime, c.num(t, p+"X-bar'"))
 				checkClose(t, p+"p", col.P, c.num(t, p+"p"))
 				checkClose(t, p+"min entropy", col.MinEntropy, c.num(t, p+"min entropy"))
-				if col.Found != c.has(p+"Found p.") {
-					t.Errorf("%sFound = %v, the tool's %v", p, col.Found, !col.Found)
-				}
+				assert.Equal(t, c.has(p+"Found p."), col.Found, "%sFound", p)
 
 				p = q.label + " Markov Estimate: "
 				mk := Markov(q.s)
@@ -215,9 +202,7 @@ func TestEstimatorsMatchTool(t *testing.T) {
 				checkClose(t, p+"X-bar'", cm.XBarPrime, c.num(t, p+"X-bar'"))
 				checkClose(t, p+"p", cm.P, c.num(t, p+"p"))
 				checkClose(t, p+"min entropy", cm.MinEntropy, c.num(t, p+"min entropy"))
-				if cm.Found != c.has(p+"Found p.") {
-					t.Errorf("%sFound = %v, the tool's %v", p, cm.Found, !cm.Found)
-				}
+				assert.Equal(t, c.has(p+"Found p."), cm.Found, "%sFound", p)
 			}
 		})
 	}
@@ -232,19 +217,13 @@ func TestNonIIDMatchesTool(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			d, err := Prepare(c.raw, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, err := NonIID(t.Context(), d, NonIIDOptions{Workers: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			compareReport(t, r.Report(RunInfo{}), c.json)
 
 			var buf bytes.Buffer
-			if err := r.WriteVerbose(&buf); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, r.WriteVerbose(&buf))
 			compareVerbose(t, parseVerbose(buf.Bytes()), c.verbose)
 		})
 	}
@@ -255,27 +234,19 @@ func TestNonIIDMatchesTool(t *testing.T) {
 func compareReport(t *testing.T, got NonIIDReport, want toolJSON) {
 	t.Helper()
 	js, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var ours toolJSON
-	if err := json.Unmarshal(js, &ours); err != nil {
-		t.Fatal(err)
-	}
-	if len(ours.TestCases) != len(want.TestCases) {
-		t.Fatalf("%d test cases, the tool has %d", len(ours.TestCases), len(want.TestCases))
-	}
+	require.NoError(t, json.Unmarshal(js, &ours))
+	require.Len(t, ours.TestCases, len(want.TestCases), "test cases: the tool has %d", len(want.TestCases))
 	for i, w := range want.TestCases {
 		g := ours.TestCases[i]
 		desc := w["testCaseDesc"]
-		if g["testCaseDesc"] != desc {
-			t.Errorf("test case %d is %q, the tool's %q", i, g["testCaseDesc"], desc)
+		if !assert.Equal(t, desc, g["testCaseDesc"], "test case %d", i) {
 			continue
 		}
 		for k, wv := range w {
 			gv, ok := g[k]
-			if !ok {
-				t.Errorf("%s: no %s (the tool's %v)", desc, k, wv)
+			if !assert.True(t, ok, "%s: no %s (the tool's %v)", desc, k, wv) {
 				continue
 			}
 			if wf, isNum := wv.(float64); isNum {
@@ -283,9 +254,7 @@ func compareReport(t *testing.T, got NonIIDReport, want toolJSON) {
 			}
 		}
 		for k, gv := range g {
-			if _, ok := w[k]; !ok {
-				t.Errorf("%s: %s = %v, which the tool does not report", desc, k, gv)
-			}
+			assert.Contains(t, w, k, "%s: %s = %v, which the tool does not report", desc, k, gv)
 		}
 	}
 }
@@ -296,23 +265,19 @@ func compareVerbose(t *testing.T, got, want map[string]string) {
 	t.Helper()
 	for k, wv := range want {
 		gv, ok := got[k]
-		if !ok {
-			t.Errorf("verbose: no %q (the tool's %s)", k, wv)
+		if !assert.True(t, ok, "verbose: no %q (the tool's %s)", k, wv) {
 			continue
 		}
 		wf, werr := strconv.ParseFloat(wv, 64)
 		gf, gerr := strconv.ParseFloat(gv, 64)
 		if werr != nil || gerr != nil {
-			if gv != wv {
-				t.Errorf("verbose: %q = %q, the tool's %q", k, gv, wv)
-			}
+			assert.Equal(t, wv, gv, "verbose: %q", k)
 			continue
 		}
 		checkClose(t, "verbose: "+k, gf, wf)
 	}
 	for k, gv := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("verbose: %q = %q, which the tool does not print", k, gv)
-		}
+		_, ok := want[k] // not assert.Contains: it would print all of want
+		assert.True(t, ok, "verbose: %q = %q, which the tool does not print", k, gv)
 	}
 }

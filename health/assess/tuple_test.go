@@ -3,6 +3,9 @@ package assess
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestTTuple compares the t-Tuple estimate of every sample file, on the
@@ -15,12 +18,10 @@ func TestTTuple(t *testing.T) {
 			for _, seq := range c.sequences() {
 				got, _ := TupleEstimates(seq.s, seq.k)
 				pre := seq.label + " t-Tuple Estimate: "
-				if got.Name != "T-Tuple Test" || got.Section != "6.3.5" || !got.Ran() {
-					t.Fatalf("%s: %+v", seq.label, got.Estimate)
-				}
-				if w := c.int(t, pre+"t"); got.T != w {
-					t.Errorf("%st = %d, tool %d", pre, got.T, w)
-				}
+				require.Equal(t, "T-Tuple Test", got.Name, seq.label)
+				require.Equal(t, "6.3.5", got.Section, seq.label)
+				require.True(t, got.Ran(), "%s: skipped: %s", seq.label, got.Skipped)
+				assert.Equal(t, c.int(t, pre+"t"), got.T, "%st", pre)
 				ptCheck(t, pre+"p-hat_max", got.PMax, c.float(t, pre+"p-hat_max"))
 				ptCheck(t, pre+"p_u", got.PU, c.float(t, pre+"p_u"))
 				ptCheck(t, pre+"min entropy", got.MinEntropy, c.float(t, pre+"min entropy"))
@@ -67,13 +68,10 @@ func TestCountTuples(t *testing.T) {
 		}
 		c := countTuples(s, k)
 		q, pairs := naiveTupleCounts(s)
-		if c.v != len(q)-1 {
-			t.Fatalf("%v: v = %d, want %d", s, c.v, len(q)-1)
-		}
+		require.Equal(t, len(q)-1, c.v, "%v: v", s)
 		for i := 1; i <= c.v; i++ {
-			if c.q[i] != q[i] || c.pairs[i] != pairs[i] {
-				t.Fatalf("%v: length %d: max %d pairs %d, want %d and %d", s, i, c.q[i], c.pairs[i], q[i], pairs[i])
-			}
+			require.Equal(t, q[i], c.q[i], "%v: length %d: max count", s, i)
+			require.Equal(t, pairs[i], c.pairs[i], "%v: length %d: pairs", s, i)
 		}
 	}
 }
@@ -96,14 +94,15 @@ func TestTupleEstimatesSkipped(t *testing.T) {
 		got, l := TupleEstimates(tc.s, tc.k)
 		if tc.name == "runs" {
 			// 100 zeros: i-tuples occur 101-i times, so u = 67 and v = 99.
-			if got.T != 66 || l.U != 67 || l.V != 99 || !got.Ran() || !l.Ran() {
-				t.Errorf("runs: t = %d, u = %d, v = %d, %v %v", got.T, l.U, l.V, got.Estimate, l.Estimate)
-			}
+			assert.Equal(t, 66, got.T, "runs: t")
+			assert.Equal(t, 67, l.U, "runs: u")
+			assert.Equal(t, 99, l.V, "runs: v")
+			assert.True(t, got.Ran(), "runs: t-Tuple skipped: %v", got.Estimate)
+			assert.True(t, l.Ran(), "runs: LRS skipped: %v", l.Estimate)
 			continue
 		}
-		if got.Ran() == tc.tt || l.Ran() == tc.lrs {
-			t.Errorf("%s: t-Tuple %+v, LRS %+v", tc.name, got.Estimate, l.Estimate)
-		}
+		assert.Equal(t, !tc.tt, got.Ran(), "%s: t-Tuple ran: %+v", tc.name, got.Estimate)
+		assert.Equal(t, !tc.lrs, l.Ran(), "%s: LRS ran: %+v", tc.name, l.Estimate)
 	}
 	// The exported one-sided helpers agree with the combined call.
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -112,9 +111,8 @@ func TestTupleEstimatesSkipped(t *testing.T) {
 		s[i] = byte(rng.IntN(4))
 	}
 	tt, l := TupleEstimates(s, 4)
-	if TTuple(s, 4) != tt || LRS(s, 4) != l {
-		t.Error("TTuple or LRS differs from TupleEstimates")
-	}
+	assert.Equal(t, tt, TTuple(s, 4), "TTuple differs from TupleEstimates")
+	assert.Equal(t, l, LRS(s, 4), "LRS differs from TupleEstimates")
 }
 
 // ptBench returns 1,000,000 uniformly random 8-bit samples (alphabet 256)
@@ -171,8 +169,10 @@ func FuzzTupleEstimates(f *testing.F) {
 		}
 		tt, l := TupleEstimates(s, k)
 		for _, e := range []Estimate{tt.Estimate, l.Estimate} {
-			if e.Ran() && (e.MinEntropy < 0 || e.P <= 0 || e.P > 1) {
-				t.Fatalf("%+v", e)
+			if e.Ran() {
+				require.GreaterOrEqual(t, e.MinEntropy, 0.0, "%+v", e)
+				require.Positive(t, e.P, "%+v", e)
+				require.LessOrEqual(t, e.P, 1.0, "%+v", e)
 			}
 		}
 		if len(s) < 2 {
@@ -180,13 +180,10 @@ func FuzzTupleEstimates(f *testing.F) {
 		}
 		c := countTuples(s, 256)
 		q, pairs := naiveTupleCounts(s)
-		if c.v != len(q)-1 {
-			t.Fatalf("v = %d, want %d", c.v, len(q)-1)
-		}
+		require.Equal(t, len(q)-1, c.v, "v")
 		for i := 1; i <= c.v; i++ {
-			if c.q[i] != q[i] || c.pairs[i] != pairs[i] {
-				t.Fatalf("length %d: max %d pairs %d, want %d and %d", i, c.q[i], c.pairs[i], q[i], pairs[i])
-			}
+			require.Equal(t, q[i], c.q[i], "length %d: max count", i)
+			require.Equal(t, pairs[i], c.pairs[i], "length %d: pairs", i)
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/keysutil"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // keysBackend is a stand-in for Vault's transit engine, whose source
@@ -103,9 +105,7 @@ func TestRequestPath(t *testing.T) {
 	conf := logical.TestBackendConfig()
 	conf.StorageView = storage
 	b, err := Factory(newKeysBackend, src)(ctx, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, k := range transitKeyTypes {
 		data := map[string]any{"type": k.name}
 		if k.keySize != 0 {
@@ -118,12 +118,9 @@ func TestRequestPath(t *testing.T) {
 			req.Storage = storage
 			before := drawn()
 			resp, err := b.HandleRequest(ctx, req)
-			if err != nil || resp.IsError() {
-				t.Fatalf("%s: %v %v", req.Path, err, resp)
-			}
-			if got, want := drawn()-before, uint64(k.drawsPerVersion()); got != want {
-				t.Errorf("%s: drew %d bytes from the source, want %d", req.Path, got, want)
-			}
+			require.NoError(t, err, req.Path)
+			require.False(t, resp.IsError(), "%s: error response %v", req.Path, resp)
+			assert.Equal(t, uint64(k.drawsPerVersion()), drawn()-before, "%s: bytes drawn from the source", req.Path)
 		}
 	}
 }

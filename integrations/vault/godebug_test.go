@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"crypto/rand"
+
+	"github.com/stretchr/testify/require"
 )
 
 // countReader counts what it serves from crypto/rand's default source.
@@ -53,26 +55,22 @@ func TestGODEBUGSetenv(t *testing.T) {
 	}
 	read := func() uint64 {
 		var c countReader
-		if _, err := ecdsa.GenerateKey(elliptic.P256(), &c); err != nil {
-			t.Fatal(err)
-		}
+		_, err := ecdsa.GenerateKey(elliptic.P256(), &c)
+		require.NoError(t, err)
 		return c.n.Load()
 	}
 	t.Setenv("GODEBUG", "cryptocustomrand=0")
-	if n := read(); keygenNeedsGODEBUG && n != 0 {
-		t.Fatalf("cryptocustomrand=0: ecdsa.GenerateKey read %d bytes from a custom reader, want 0", n)
-	} else if !keygenNeedsGODEBUG && n == 0 {
-		t.Fatal("before Go 1.26, ecdsa.GenerateKey ignored the custom reader")
+	if n := read(); keygenNeedsGODEBUG {
+		require.Zero(t, n, "cryptocustomrand=0: bytes ecdsa.GenerateKey read from a custom reader")
+	} else {
+		require.NotZero(t, n, "before Go 1.26, ecdsa.GenerateKey ignored the custom reader")
 	}
 	t.Setenv("GODEBUG", "cryptocustomrand=1")
-	if n := read(); n == 0 {
-		t.Fatal("after os.Setenv(GODEBUG=cryptocustomrand=1): ecdsa.GenerateKey ignored the custom reader")
-	}
+	require.NotZero(t, read(), "after os.Setenv(GODEBUG=cryptocustomrand=1): ecdsa.GenerateKey ignored the custom reader")
 	t.Setenv("GODEBUG", "")
-	switch n := read(); {
-	case !customRandByDefault() && n != 0:
-		t.Fatalf("after os.Setenv(GODEBUG=): ecdsa.GenerateKey read %d bytes from a custom reader, want 0", n)
-	case customRandByDefault() && n == 0:
-		t.Fatalf("after os.Setenv(GODEBUG=), with cryptocustomrand=1 the default: ecdsa.GenerateKey ignored the custom reader")
+	if n := read(); customRandByDefault() {
+		require.NotZero(t, n, "after os.Setenv(GODEBUG=), with cryptocustomrand=1 the default: ecdsa.GenerateKey ignored the custom reader")
+	} else {
+		require.Zero(t, n, "after os.Setenv(GODEBUG=): bytes ecdsa.GenerateKey read from a custom reader")
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/keysutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hsmentropy/hsmentropy/hsmrand"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // keyType is one transit key type, named as `vault write transit/keys/x type=...` names it.
@@ -257,28 +259,21 @@ func TestKeyTypesChild(t *testing.T) {
 			continue
 		}
 		before := drawn()
-		if err := createAndRotate(ctx, k, randReader); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, createAndRotate(ctx, k, randReader))
 		r := keyTypeResult{Name: k.name, Drawn: drawn() - before}
 		if mode != "nodrbg" && (!k.isRSA() || k.kt == keysutil.KeyType_RSA2048) { // one RSA size: keygen is slow
 			var err error
-			if r.Distinct, r.Runs, err = distinctKeys(ctx, k, mode == "install"); err != nil {
-				t.Fatal(err)
-			}
+			r.Distinct, r.Runs, err = distinctKeys(ctx, k, mode == "install")
+			require.NoError(t, err)
 		}
 		results = append(results, r)
 	}
-	if st := src.Stats(); st.HSMBytes == 0 || st.State != hsmrand.StateHealthy {
-		t.Fatalf("the Reader drew %d bytes from the token and is %v: not served by the HSM", st.HSMBytes, st.State)
-	}
+	st := src.Stats()
+	require.NotZero(t, st.HSMBytes, "the Reader drew no bytes from the token: not served by the HSM")
+	require.Equal(t, hsmrand.StateHealthy, st.State, "the Reader's state: not served by the HSM")
 	b, err := json.Marshal(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(os.Getenv(childResultEnv), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(os.Getenv(childResultEnv), b, 0o600))
 }
 
 // runKeyTypesChild re-executes the test binary for TestKeyTypesChild with
@@ -303,17 +298,12 @@ func runKeyTypesChild(t *testing.T, mode, godebug string) map[string]keyTypeResu
 		env = append(env, kv)
 	}
 	cmd.Env = env
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child (mode %s, GODEBUG=%s): %v\n%s", mode, godebug, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child (mode %s, GODEBUG=%s):\n%s", mode, godebug, b)
+	b, err = os.ReadFile(out)
+	require.NoError(t, err)
 	var results []keyTypeResult
-	if err := json.Unmarshal(b, &results); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(b, &results))
 	m := map[string]keyTypeResult{}
 	for _, r := range results {
 		m[r.Name] = r
@@ -375,10 +365,8 @@ func TestKeyTypes(t *testing.T) {
 		mode := map[bool]string{false: "reader", true: "install"}[c.install]
 		got := runKeyTypesChild(t, mode, c.godebug)
 		for _, k := range transitKeyTypes {
-			r, ok := got[k.name]
-			if !ok {
-				t.Fatalf("%s: no result for %s", c.title, k.name)
-			}
+			require.Contains(t, got, k.name, "%s: no result for %s", c.title, k.name)
+			r := got[k.name]
 			checkKeyType(t, k, r, c)
 			from := map[bool]string{false: "not from it", true: "from it"}[keyFromReader(k, c.install, c.customRandInEffect())]
 			table[k.name] = append(table[k.name], fmt.Sprintf("%d B, key %s", r.Drawn, from))
@@ -406,11 +394,9 @@ func checkKeyType(t *testing.T, k keyType, r keyTypeResult, c column) {
 	if c.install && k.isECDSA() && c.customRandInEffect() {
 		// The key itself comes from the installed reader through
 		// crypto/rand.Reader too; the amount varies with rejection sampling.
-		if r.Drawn <= want {
-			t.Errorf("%s: drew %d bytes, want more than %d (HMAC keys + ECDSA keys)", where, r.Drawn, want)
-		}
-	} else if r.Drawn != want {
-		t.Errorf("%s: drew %d bytes, want %d", where, r.Drawn, want)
+		assert.Greater(t, r.Drawn, want, "%s: bytes drawn, want more than the HMAC keys' (HMAC keys + ECDSA keys)", where)
+	} else {
+		assert.Equal(t, want, r.Drawn, "%s: bytes drawn", where)
 	}
 	switch {
 	case r.Runs == 0 && k.isRSA() && k.kt != keysutil.KeyType_RSA2048:
@@ -420,11 +406,9 @@ func checkKeyType(t *testing.T, k keyType, r keyTypeResult, c column) {
 	case k.isRSA() && !rsaKeygenReproducible:
 		t.Logf("%s: RSA keys from identical streams differ before Go 1.26; checkNoDRBG shows the primes are read from the reader", where)
 	case keyFromReader(k, c.install, c.customRandInEffect()):
-		if r.Distinct > maxReaderKeys {
-			t.Errorf("%s: %d distinct keys from %d identical streams: key is not made from the reader", where, r.Distinct, r.Runs)
-		}
-	case r.Distinct != r.Runs:
-		t.Errorf("%s: %d distinct keys from %d identical streams: key is made from the reader", where, r.Distinct, r.Runs)
+		assert.LessOrEqual(t, r.Distinct, maxReaderKeys, "%s: distinct keys from %d identical streams: key is not made from the reader", where, r.Runs)
+	default:
+		assert.Equal(t, r.Runs, r.Distinct, "%s: distinct keys from %d identical streams: key is made from the reader", where, r.Runs)
 	}
 }
 
@@ -442,14 +426,16 @@ func checkNoDRBG(t *testing.T, r keyTypeResult, godebug string) {
 	where := "VAULT_DISABLE_RSA_DRBG=true, GODEBUG=" + godebug
 	hmacOnly := uint64(2 * hmacSubkeySize)
 	primes := godebug == "cryptocustomrand=1" || !keygenNeedsGODEBUG
-	switch {
-	case r.Name != "rsa-2048":
-		t.Errorf("%s: no rsa-2048 result", where)
-	case primes && r.Drawn < hmacOnly+2*rsaPrimeDraws:
-		t.Errorf("%s: rsa-2048 drew %d bytes, want at least %d (primes read from the reader)", where, r.Drawn, hmacOnly+2*rsaPrimeDraws)
-	case !primes && r.Drawn != hmacOnly:
-		t.Errorf("%s: rsa-2048 drew %d bytes, want %d (HMAC keys only)", where, r.Drawn, hmacOnly)
-	default:
+	if !assert.Equal(t, "rsa-2048", r.Name, "%s: no rsa-2048 result", where) {
+		return
+	}
+	var ok bool
+	if primes {
+		ok = assert.GreaterOrEqual(t, r.Drawn, hmacOnly+2*rsaPrimeDraws, "%s: rsa-2048 bytes drawn (primes read from the reader)", where)
+	} else {
+		ok = assert.Equal(t, hmacOnly, r.Drawn, "%s: rsa-2048 bytes drawn (HMAC keys only)", where)
+	}
+	if ok {
 		t.Logf("%s: rsa-2048 drew %d bytes", where, r.Drawn)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-kms-wrapping/entropy/v2"
 	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/stretchr/testify/require"
 )
 
 // The Reader is what Vault's hook takes, checked at compile time.
@@ -69,9 +70,7 @@ func openSource(t *testing.T) (*hsmrand.Reader, func() uint64) {
 		uri := "pkcs11:token=" + tokenLabel + "?module-path=" + os.Getenv(softHSMModuleEnv)
 		source, sourceErr = hsmrand.Open(context.Background(), hsmrand.Config{URI: uri})
 	})
-	if sourceErr != nil {
-		t.Fatalf("hsmrand.Open: %v", sourceErr)
-	}
+	require.NoError(t, sourceErr, "hsmrand.Open")
 	return source, func() uint64 { return source.Stats().BytesServed }
 }
 
@@ -82,8 +81,6 @@ func installSource(t *testing.T, src *hsmrand.Reader) (restore func()) {
 	t.Helper()
 	keygen := !strings.Contains(os.Getenv("GODEBUG"), "cryptocustomrand=0")
 	restore, err := hsmrand.Install(src, &hsmrand.InstallOptions{KeyGeneration: keygen})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return restore
 }

@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"testing"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/helper/pluginutil"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // extendedStatic is a StaticSystemView completed into an ExtendedSystemView,
@@ -44,12 +45,8 @@ func TestWithEntropyInterfaces(t *testing.T) {
 	plain := logical.TestSystemView()
 	ext := extendedStatic{plain}
 
-	if _, ok := logical.SystemView(ext).(logical.ExtendedSystemView); !ok {
-		t.Fatal("test setup: extendedStatic is not an ExtendedSystemView")
-	}
-	if _, ok := logical.SystemView(plain).(entropy.Sourcer); ok {
-		t.Fatal("test setup: StaticSystemView is already an entropy.Sourcer")
-	}
+	require.Implements(t, (*logical.ExtendedSystemView)(nil), ext, "test setup: extendedStatic is not an ExtendedSystemView")
+	require.NotImplements(t, (*entropy.Sourcer)(nil), plain, "test setup: StaticSystemView is already an entropy.Sourcer")
 
 	for _, tc := range []struct {
 		name     string
@@ -61,27 +58,21 @@ func TestWithEntropyInterfaces(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := WithEntropy(tc.sys, src)
-			s, ok := v.(entropy.Sourcer)
-			if !ok {
-				t.Fatal("wrapped view is not an entropy.Sourcer")
-			}
-			if _, ok := v.(logical.ExtendedSystemView); ok != tc.extended {
-				t.Errorf("wrapped view implements ExtendedSystemView: %v, want %v", ok, tc.extended)
-			}
+			require.Implements(t, (*entropy.Sourcer)(nil), v, "wrapped view is not an entropy.Sourcer")
+			s := v.(entropy.Sourcer)
+			_, ok := v.(logical.ExtendedSystemView)
+			assert.Equal(t, tc.extended, ok, "wrapped view implements ExtendedSystemView")
 			got, err := s.GetRandom(3)
-			if err != nil || string(got) != "\xa5\xa5\xa5" {
-				t.Errorf("GetRandom(3) = %x, %v; want a5a5a5, nil", got, err)
-			}
+			assert.NoError(t, err, "GetRandom(3)")
+			assert.Equal(t, []byte{0xa5, 0xa5, 0xa5}, got, "GetRandom(3)")
 			// A SystemView method still answers from the wrapped view.
-			if v.DefaultLeaseTTL() != plain.DefaultLeaseTTL() || v.MaxLeaseTTL() != plain.MaxLeaseTTL() {
-				t.Errorf("lease TTLs %v/%v, want %v/%v", v.DefaultLeaseTTL(), v.MaxLeaseTTL(), plain.DefaultLeaseTTL(), plain.MaxLeaseTTL())
-			}
+			assert.Equal(t, plain.DefaultLeaseTTL(), v.DefaultLeaseTTL(), "default lease TTL")
+			assert.Equal(t, plain.MaxLeaseTTL(), v.MaxLeaseTTL(), "max lease TTL")
 		})
 	}
 
-	if v := WithEntropy(plain, nil); v != logical.SystemView(plain) {
-		t.Errorf("WithEntropy(sys, nil) = %T, want sys unchanged", v)
-	}
+	v := WithEntropy(plain, nil)
+	assert.Same(t, plain, v, "WithEntropy(sys, nil) = %T, want sys unchanged", v)
 }
 
 // newFrameworkBackend is a logical.Factory for an empty framework.Backend.
@@ -102,43 +93,30 @@ func TestGetRandomReader(t *testing.T) {
 	conf := logical.TestBackendConfig()
 	orig := conf.System
 	lb, err := Factory(newFrameworkBackend, src)(ctx, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if conf.System != orig {
-		t.Error("Factory changed the caller's BackendConfig")
-	}
+	require.NoError(t, err)
+	assert.Same(t, orig, conf.System, "Factory changed the caller's BackendConfig")
 	b := lb.(*framework.Backend)
 	r := b.GetRandomReader()
-	if r == rand.Reader {
-		t.Fatal("GetRandomReader returned crypto/rand.Reader: the source is not seen")
-	}
+	// crypto/rand.Reader is a struct value, not a pointer: Equal, not Same.
+	require.NotEqual(t, rand.Reader, r, "GetRandomReader returned crypto/rand.Reader: the source is not seen")
 
 	const n = 1000
 	buf := make([]byte, n)
 	before := drawn()
-	if _, err := io.ReadFull(r, buf); err != nil {
-		t.Fatal(err)
-	}
-	if got := drawn() - before; got != n {
-		t.Errorf("reading %d bytes from GetRandomReader drew %d bytes from the source, want %d", n, got, n)
-	}
-	if st := src.Stats(); st.HSMBytes == 0 || st.HSMUsed == 0 {
-		t.Errorf("Stats: %d bytes from the token, %d used by the mixer: the HSM is not behind the reader", st.HSMBytes, st.HSMUsed)
-	}
+	_, err = io.ReadFull(r, buf)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(n), drawn()-before, "bytes drawn from the source by reading %d from GetRandomReader", n)
+	st := src.Stats()
+	assert.NotZero(t, st.HSMBytes, "Stats: no bytes from the token: the HSM is not behind the reader")
+	assert.NotZero(t, st.HSMUsed, "Stats: no token bytes used by the mixer: the HSM is not behind the reader")
 
 	plain, err := newFrameworkBackend(ctx, logical.TestBackendConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := plain.(*framework.Backend).GetRandomReader(); r != rand.Reader {
-		t.Errorf("unwrapped backend: GetRandomReader = %T, want crypto/rand.Reader", r)
-	}
+	require.NoError(t, err)
+	r = plain.(*framework.Backend).GetRandomReader()
+	assert.Equal(t, rand.Reader, r, "unwrapped backend: GetRandomReader = %T, want crypto/rand.Reader", r)
 }
 
 func TestFactoryNilConfig(t *testing.T) {
 	_, err := Factory(newFrameworkBackend, &fixedSource{})(context.Background(), nil)
-	if !errors.Is(err, errNilConfig) {
-		t.Errorf("Factory(nil config) error = %v, want %v", err, errNilConfig)
-	}
+	assert.ErrorIs(t, err, errNilConfig, "Factory(nil config)")
 }

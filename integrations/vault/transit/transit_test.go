@@ -10,6 +10,8 @@ import (
 	"github.com/hsmentropy/hsmentropy/hsmrand"
 	"github.com/hsmentropy/hsmentropy/integrations/vault"
 	"github.com/hsmentropy/hsmentropy/internal/softhsmtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The SoftHSM token behind the Reader, created by TestMain before the
@@ -67,24 +69,21 @@ func TestTransitDrawsOnHSM(t *testing.T) {
 	ctx := t.Context()
 	uri := "pkcs11:token=" + hsm.token.Label + "?module-path=" + hsm.token.Module
 	r, err := hsmrand.Open(ctx, hsmrand.Config{URI: uri})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer r.Close()
 
 	storage := &logical.InmemStorage{}
 	conf := logical.TestBackendConfig()
 	conf.StorageView = storage
 	b, err := vault.Factory(transit.Factory, r)(ctx, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	do := func(op logical.Operation, path string, data map[string]any) *logical.Response {
+	require.NoError(t, err)
+	// do takes the t of the (sub)test that calls it: require must stop
+	// the goroutine it runs on.
+	do := func(t *testing.T, op logical.Operation, path string, data map[string]any) *logical.Response {
 		t.Helper()
 		resp, err := b.HandleRequest(ctx, &logical.Request{Operation: op, Path: path, Storage: storage, Data: data})
-		if err != nil || (resp != nil && resp.IsError()) {
-			t.Fatalf("%s %s: %v %v", op, path, err, resp)
-		}
+		require.NoError(t, err, "%s %s", op, path)
+		require.False(t, resp.IsError(), "%s %s: error response %v", op, path, resp) // IsError is false for nil
 		return resp
 	}
 	served := func() uint64 { return r.Stats().BytesServed }
@@ -102,47 +101,37 @@ func TestTransitDrawsOnHSM(t *testing.T) {
 					data = nil
 				}
 				before := served()
-				do(logical.UpdateOperation, path, data)
+				do(t, logical.UpdateOperation, path, data)
 				drew := served() - before
 				t.Logf("%s %s: %d bytes from hsmrand", step, k.name, drew)
-				if drew != k.draws {
-					t.Errorf("%s: %d bytes drawn from hsmrand, want %d", step, drew, k.draws)
-				}
+				assert.Equal(t, k.draws, drew, "%s: bytes drawn from hsmrand", step)
 			}
-			if st := do(logical.ReadOperation, "keys/"+k.name, nil); st.Data["latest_version"] != 2 {
-				t.Errorf("latest_version %v after a rotation, want 2", st.Data["latest_version"])
-			}
+			st := do(t, logical.ReadOperation, "keys/"+k.name, nil)
+			assert.Equal(t, 2, st.Data["latest_version"], "latest_version after a rotation")
 		})
 	}
 
 	// The keys work: an AES round trip, and an Ed25519 signature checked.
 	plain := base64.StdEncoding.EncodeToString([]byte("drawn on the HSM"))
-	ct := do(logical.UpdateOperation, "encrypt/aes256-gcm96", map[string]any{"plaintext": plain}).Data["ciphertext"]
-	if got := do(logical.UpdateOperation, "decrypt/aes256-gcm96", map[string]any{"ciphertext": ct}).Data["plaintext"]; got != plain {
-		t.Errorf("decrypt: %v, want %v", got, plain)
-	}
-	sig := do(logical.UpdateOperation, "sign/ed25519", map[string]any{"input": plain}).Data["signature"]
-	if ok := do(logical.UpdateOperation, "verify/ed25519", map[string]any{"input": plain, "signature": sig}).Data["valid"]; ok != true {
-		t.Errorf("verify: %v, want true", ok)
-	}
-	if st := r.Stats(); st.HSMBytes == 0 || st.HSMUsed == 0 {
-		t.Errorf("Stats: %d HSM bytes drawn, %d used: the HSM is not behind transit", st.HSMBytes, st.HSMUsed)
-	}
+	ct := do(t, logical.UpdateOperation, "encrypt/aes256-gcm96", map[string]any{"plaintext": plain}).Data["ciphertext"]
+	got := do(t, logical.UpdateOperation, "decrypt/aes256-gcm96", map[string]any{"ciphertext": ct}).Data["plaintext"]
+	assert.Equal(t, plain, got, "decrypt")
+	sig := do(t, logical.UpdateOperation, "sign/ed25519", map[string]any{"input": plain}).Data["signature"]
+	valid := do(t, logical.UpdateOperation, "verify/ed25519", map[string]any{"input": plain, "signature": sig}).Data["valid"]
+	assert.Equal(t, true, valid, "verify")
+	st := r.Stats()
+	assert.NotZero(t, st.HSMBytes, "Stats: no HSM bytes drawn: the HSM is not behind transit")
+	assert.NotZero(t, st.HSMUsed, "Stats: no HSM bytes used: the HSM is not behind transit")
 
 	// Without the wrapper, transit never reads hsmrand.
 	plainConf := logical.TestBackendConfig()
 	plainConf.StorageView = &logical.InmemStorage{}
 	unwrapped, err := transit.Factory(ctx, plainConf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	before := served()
 	resp, err := unwrapped.HandleRequest(ctx, &logical.Request{Operation: logical.UpdateOperation, Path: "keys/plain",
 		Storage: plainConf.StorageView, Data: map[string]any{"type": "aes256-gcm96"}})
-	if err != nil || resp.IsError() {
-		t.Fatalf("unwrapped transit: %v %v", err, resp)
-	}
-	if drew := served() - before; drew != 0 {
-		t.Errorf("unwrapped transit drew %d bytes from hsmrand, want 0", drew)
-	}
+	require.NoError(t, err, "unwrapped transit")
+	require.False(t, resp.IsError(), "unwrapped transit: error response %v", resp)
+	assert.Zero(t, served()-before, "bytes unwrapped transit drew from hsmrand")
 }
