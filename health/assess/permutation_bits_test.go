@@ -190,3 +190,24 @@ func binomial(n, k int) int {
 	}
 	return c
 }
+
+// BenchmarkBitShuffle times one packed shuffle of 1,000,000 binary samples,
+// 60% ones (as S2 of the restart reference sets), beside BenchmarkShuffle's
+// Fisher–Yates.
+func BenchmarkBitShuffle(b *testing.B) {
+	s := make([]byte, MinSamples)
+	for i := range s {
+		s[i] = byte(b2i(i%5 < 3))
+	}
+	bs := newBitShuffle(s)
+	r := permRun{}
+	w := permWorker{rng: rand.NewChaCha8([32]byte{})}
+	b.SetBytes(MinSamples)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r.seedShuffle(&w, i)
+		bs.shuffle(&w)
+		i++
+	}
+}
