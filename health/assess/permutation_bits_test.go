@@ -191,6 +191,27 @@ func binomial(n, k int) int {
 	return c
 }
 
+// TestBitShuffleReproducible checks that a seeded run on binary data (the
+// packed shuffles) gives the same counts whatever the number of workers, and
+// another seed other counts.
+func TestBitShuffleReproducible(t *testing.T) {
+	raw := randomSamples(10000, 10, 9)
+	for i, x := range raw {
+		raw[i] = byte(b2i(x < 3))
+	}
+	d := mustPrepare(t, raw)
+	require.Equal(t, 2, d.K)
+	run := func(seed byte, workers int) PermutationResult {
+		s := [32]byte{seed}
+		r, err := IID(d, IIDOptions{Shuffles: 200, Seed: &s, Workers: workers})
+		require.NoError(t, err)
+		return r.Permutation
+	}
+	a := run(1, 1)
+	assert.Equal(t, a, run(1, 3), "same seed, 1 and 3 workers")
+	assert.NotEqual(t, a, run(2, 2), "seeds 1 and 2")
+}
+
 // BenchmarkBitShuffle times one packed shuffle of 1,000,000 binary samples,
 // 60% ones (as S2 of the restart reference sets), beside BenchmarkShuffle's
 // Fisher–Yates.
