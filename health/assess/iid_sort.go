@@ -64,7 +64,13 @@ func (r *rotationSorter) sort(text []byte, out []int32) {
 		k = k<<width | symbolAt(j)
 	}
 	shift := uint(64 - per*width)
-	for i := range n {
+	i := 0
+	for ; i+per < n; i++ { // no wrap: no division
+		key[i] = k << shift
+		pos[i] = int32(i)
+		k = k<<width | r.code[text[i+per]]
+	}
+	for ; i < n; i++ {
 		key[i] = k << shift
 		pos[i] = int32(i)
 		k = k<<width | symbolAt(i+per)
@@ -101,7 +107,10 @@ func (r *rotationSorter) sort(text []byte, out []int32) {
 			}
 			g := r.grp[:0]
 			for i := s; i <= e; i++ {
-				p := (int(pos[i]) + h) % n
+				p := int(pos[i]) + h // < 2n: h < n
+				if p >= n {
+					p -= n
+				}
 				g = append(g, rankedPos{k: rank[p], p: pos[i]})
 			}
 			slices.SortFunc(g, func(a, b rankedPos) int { return cmp.Compare(a.k, b.k) })

@@ -130,34 +130,49 @@ type permScratch struct {
 // statistics computes into t the statistics that want selects, on the
 // symbols s (a permutation of src.symbols).
 func (src *permSource) statistics(s []byte, want *[permStats]bool, t *[permStats]float64, w *permScratch) {
-	if want[statExcursion] {
-		t[statExcursion] = src.excursion(s)
-	}
-	dirSeq, perSeq := s, s
-	colSeq, colK := s, src.k
+	q := permSeqs{sym: s, dir: s, col: s, colK: src.k}
 	if src.binary {
 		w.convert(s)
-		dirSeq, perSeq = w.cs1, w.cs1
-		colSeq, colK = w.cs2, collisionSymbols
+		q.dir, q.col, q.colK = w.cs1, w.cs2, collisionSymbols
+	}
+	src.compute(&q, want, t, w)
+}
+
+// permSeqs are the sequences the statistics are computed on: the symbols,
+// the sequence of the directional runs, periodicity and (for binary data)
+// covariance statistics, and that of the collision statistics, over colK
+// values.
+type permSeqs struct {
+	sym, dir, col []byte
+	colK          int
+}
+
+// compute computes into t the statistics that want selects on q. q.sym may
+// be nil when want selects none of the statistics computed on it: the
+// excursion, the runs based on the median, the compression and, for
+// non-binary data, the periodicity and covariance statistics.
+func (src *permSource) compute(q *permSeqs, want *[permStats]bool, t *[permStats]float64, w *permScratch) {
+	if want[statExcursion] {
+		t[statExcursion] = src.excursion(q.sym)
 	}
 	if want[statNumDirectionalRuns] || want[statLenDirectionalRuns] || want[statNumIncreasesDecreases] {
-		t[statNumDirectionalRuns], t[statLenDirectionalRuns], t[statNumIncreasesDecreases] = directionalRuns(dirSeq)
+		t[statNumDirectionalRuns], t[statLenDirectionalRuns], t[statNumIncreasesDecreases] = directionalRuns(q.dir)
 	}
 	if want[statNumRunsMedian] || want[statLenRunsMedian] {
-		t[statNumRunsMedian], t[statLenRunsMedian] = src.medianRuns(s)
+		t[statNumRunsMedian], t[statLenRunsMedian] = src.medianRuns(q.sym)
 	}
 	if want[statAvgCollision] || want[statMaxCollision] {
-		t[statAvgCollision], t[statMaxCollision] = w.collisions(colSeq, colK)
+		t[statAvgCollision], t[statMaxCollision] = w.collisions(q.col, q.colK)
 	}
 	if anyOf(want[statPeriodicity:statCompression]) {
 		if src.binary {
-			lagged(perSeq, perSeq, t)
+			lagged(q.dir, q.dir, t)
 		} else {
-			src.laggedRaw(s, t, w)
+			src.laggedRaw(q.sym, t, w)
 		}
 	}
 	if want[statCompression] {
-		t[statCompression] = float64(src.compression(s, w))
+		t[statCompression] = float64(src.compression(q.sym, w))
 	}
 }
 

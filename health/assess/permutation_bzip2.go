@@ -33,6 +33,7 @@ const (
 type bzip2Sizer struct {
 	block  []byte
 	ptr    []int32
+	last   []byte // the Burrows–Wheeler last column
 	mtfv   []uint16
 	sorter rotationSorter
 	inUse  [256]bool
@@ -50,6 +51,7 @@ func (z *bzip2Sizer) size(src []byte) int {
 	if cap(z.block) < bzMaxBlockBytes {
 		z.block = make([]byte, 0, bzMaxBlockBytes)
 		z.ptr = make([]int32, bzMaxBlockBytes)
+		z.last = make([]byte, bzMaxBlockBytes)
 		z.mtfv = make([]uint16, bzMaxBlockBytes+1)
 		z.sel = make([]uint8, 0, bzMaxSelectors)
 	}
@@ -137,12 +139,18 @@ func (z *bzip2Sizer) compressBlock() {
 		}
 		zPend = 0
 	}
-	for _, p := range ptr {
+	// The last column first, apart: its reads at random places in the
+	// block are then independent of each other and overlap.
+	last := z.last[:n]
+	for i, p := range ptr {
 		j := int(p) - 1
 		if j < 0 {
 			j += n
 		}
-		c := unseqToSeq[z.block[j]]
+		last[i] = z.block[j]
+	}
+	for _, b := range last {
+		c := unseqToSeq[b]
 		if order[0] == c {
 			zPend++
 			continue

@@ -59,6 +59,7 @@ type permRun struct {
 // permWorker holds one goroutine's buffers.
 type permWorker struct {
 	buf     []byte
+	packed  []byte // binary data: a shuffle, packed (bitShuffle)
 	rng     *rand.ChaCha8
 	rand    [512]byte
 	randPos int
@@ -67,9 +68,12 @@ type permWorker struct {
 }
 
 // run performs the tests, per SP 800-90B Section 5.1: the statistics on the
-// samples, then on up to r.shuffles Fisher–Yates shuffles of them, counting
-// for each statistic how the shuffled values compare with the original and
-// stopping a statistic once it is decided (as NIST's tool does).
+// samples, then on up to r.shuffles shuffles of them, counting for each
+// statistic how the shuffled values compare with the original and stopping
+// a statistic once it is decided (as NIST's tool does). A shuffle is a
+// uniformly random permutation of the samples: Fisher–Yates, or for binary
+// data the packed shuffle of bitShuffle, which chooses where the ones go
+// without moving samples.
 //
 // The counts depend only on the seed, not on the number of workers: shuffle
 // i starts from the original order with a generator seeded from (seed, i),
@@ -118,6 +122,10 @@ func (r *permRun) runAll(ctx context.Context, srcs []*permSource) ([]Permutation
 		w.buf = make([]byte, len(src.symbols))
 		w.rng = rand.NewChaCha8(r.seed)
 	}
+	var bs *bitShuffle
+	if src.binary {
+		bs = newBitShuffle(src.symbols)
+	}
 	var wg sync.WaitGroup
 	for base := 0; base < r.shuffles && open > 0; base += len(workers) {
 		if err := ctx.Err(); err != nil {
@@ -133,6 +141,11 @@ func (r *permRun) runAll(ctx context.Context, srcs []*permSource) ([]Permutation
 		for j := range batch {
 			wg.Go(func() {
 				w := workers[j]
+				if bs != nil {
+					r.seedShuffle(w, base+j)
+					src.packedStatistics(bs, bs.shuffle(w), &want, w)
+					return
+				}
 				r.shuffle(w, base+j)
 				src.statistics(w.buf, &want, &w.t, &w.scratch)
 			})
@@ -193,16 +206,21 @@ func (p *PermutationResult) count(t, orig [permStats]float64, undecided *[permSt
 // shuffle puts into w.buf the i-th shuffle of the samples: the original
 // order, shuffled by Fisher–Yates with a generator seeded from (seed, i).
 func (r *permRun) shuffle(w *permWorker, i int) {
-	seed := r.seed
-	binary.LittleEndian.PutUint64(seed[24:], binary.LittleEndian.Uint64(seed[24:])^uint64(i))
-	w.rng.Seed(seed)
-	w.randPos = len(w.rand)
+	r.seedShuffle(w, i)
 	s := w.buf
 	copy(s, r.src.symbols)
 	for k := len(s) - 1; k > 0; k-- {
 		j := w.below(uint32(k + 1))
 		s[k], s[j] = s[j], s[k]
 	}
+}
+
+// seedShuffle seeds w's generator for the i-th shuffle, from (seed, i).
+func (r *permRun) seedShuffle(w *permWorker, i int) {
+	seed := r.seed
+	binary.LittleEndian.PutUint64(seed[24:], binary.LittleEndian.Uint64(seed[24:])^uint64(i))
+	w.rng.Seed(seed)
+	w.randPos = len(w.rand)
 }
 
 // below returns a uniform random integer in [0, n), by Lemire's
