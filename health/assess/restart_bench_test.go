@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkRestart runs the restart tests on each reference set as the
@@ -21,25 +23,21 @@ func BenchmarkRestart(b *testing.B) {
 		buf := make([]byte, restartSamples)
 		b.SetBytes(restartSamples)
 		for b.Loop() {
-			if _, err := io.ReadFull(rand.Reader, buf); err != nil {
-				b.Fatal(err)
-			}
+			_, err := io.ReadFull(rand.Reader, buf)
+			require.NoError(b, err)
 		}
 	})
 	dir := restartTestdata(b)
 	for _, name := range restartSets {
 		c := loadRestartCase(b, dir, name)
 		d, err := Prepare(c.raw, c.bits)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		b.Run(name, func(b *testing.B) {
 			opts := RestartOptions{IID: c.iid, HInitial: c.hI, HInitialGiven: true, Workers: 1, Seed: restartSeed}
 			start := cpuTime()
 			for b.Loop() {
-				if _, err := Restart(b.Context(), d, opts); err != nil {
-					b.Fatal(err)
-				}
+				_, err := Restart(b.Context(), d, opts)
+				require.NoError(b, err)
 			}
 			b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 		})
