@@ -322,8 +322,17 @@ type Config struct {
 	Options
 }
 
-// TokenOptions are the per-token settings of a [Config]; its doc lists
-// them, and the zero value means the defaults.
+// TokenOptions are the per-token settings of a [Config], the token layer's
+// own struct, which Config hands down as it is:
+//
+//	type TokenOptions struct {
+//		MaxSessions            int           // per token; 0 means 4
+//		BackoffMin, BackoffMax time.Duration // 0 means 100 ms and 30 s
+//		NoReinitialize         bool          // never C_Finalize + C_Initialize to recover
+//		MaxRequest             int           // bytes per C_GenerateRandom; 0 means MaxHSMRequest
+//	}
+//
+// Config's field says what each does; the zero value means the defaults.
 type TokenOptions = p11.TokenOptions
 
 // p11Configs turns c into one p11.Config per token. The PINs are copies,

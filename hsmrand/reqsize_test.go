@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -154,4 +155,17 @@ func truncate(path string) error {
 		return err
 	}
 	return nil
+}
+
+// TestTokenOptionsDoc: TokenOptions' doc comment (config.go) spells out
+// the token layer's struct, whose fields a user of hsmrand cannot look up;
+// a field added there must be added to it.
+func TestTokenOptionsDoc(t *testing.T) {
+	var names []string
+	typ := reflect.TypeFor[TokenOptions]()
+	for i := range typ.NumField() {
+		names = append(names, typ.Field(i).Name)
+	}
+	assert.Equal(t, []string{"MaxSessions", "BackoffMin", "BackoffMax", "NoReinitialize", "MaxRequest"}, names,
+		"p11.TokenOptions changed: update the struct shown in hsmrand.TokenOptions' doc comment and this list")
 }
