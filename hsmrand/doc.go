@@ -68,7 +68,8 @@
 // least its output checks work on), without a fault: the token stays up
 // and the request succeeds in several calls. Each token keeps the size
 // that worked as its limit (TokenStats.MaxRequest) and never asks for more
-// again until it is reopened; the refusals count in TokenStats.Errors.
+// again until it is reopened or its module re-initialised (see Recovery);
+// the refusals count in TokenStats.Errors.
 // Config.MaxRequest, or the URI attribute x-max-request, sets the limit
 // from the start. A token that refuses even 32 bytes is a fault, reported
 // as such.

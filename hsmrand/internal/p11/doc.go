@@ -113,7 +113,9 @@
 //     (URI attribute x-max-request), MaxChunk by default; it never rises by
 //     itself, because every try above it would be refused again, so a memory
 //     error during a passing shortage lowers it until the token is reopened
-//     (more calls, the same output). A token that refuses even MinRequest
+//     or its module re-initialised (more calls, the same output); a
+//     re-initialisation starts it again from Config.MaxRequest, as the new
+//     connection (or server) may carry more. A token that refuses even MinRequest
 //     bytes is a fault like the others: down, with an error that says so.
 //
 // Every error names the PKCS#11 function and return code by name and says

@@ -261,3 +261,27 @@ func TestFakeTokenMissingNoReinitialize(t *testing.T) {
 	finalizes, _ := n.counts()
 	assert.Zero(t, finalizes)
 }
+
+// TestFakeNetworkModuleReinitResetsLimit: the request limit a token learned
+// from refusals starts again from Config.MaxRequest after the module is
+// re-initialised (the new connection may carry more), and is learned again
+// if it does not.
+func TestFakeNetworkModuleReinitResetsLimit(t *testing.T) {
+	n := newNetModule("", oneToken())
+	n.setGen(capped(5000, pkcs11.CKR_DATA_LEN_RANGE))
+	tok := openNet(t, n, Config{TokenLabel: "kmes"}, true)
+	require.NoError(t, tok.GenerateRandom(t.Context(), make([]byte, 2*MaxChunk)))
+	require.Equal(t, 4096, tok.Stats().MaxRequest, "learned from the refusals: 64 KiB halved until it passes")
+
+	n.setServer(false)
+	n.setServer(true)
+	require.NoError(t, drawUntil(t, tok, 5*time.Second), "the token is back once the module is re-initialised")
+	st := tok.Stats()
+	require.GreaterOrEqual(t, st.Reinitializations, uint64(1))
+	assert.Equal(t, MaxChunk, st.MaxRequest, "the limit starts again after a re-initialisation")
+
+	// The new connection carries 10,000 bytes: 8 KiB is the new limit.
+	n.setGen(capped(10000, pkcs11.CKR_DATA_LEN_RANGE))
+	require.NoError(t, tok.GenerateRandom(t.Context(), make([]byte, 2*MaxChunk)))
+	assert.Equal(t, 8192, tok.Stats().MaxRequest)
+}

@@ -196,6 +196,9 @@ func (t *Token) reinit(gen uint64) (bool, error) {
 		t.mu.Lock()
 		t.st.reinits++
 		t.reinited = true
+		// A new connection (or a new server behind it) may carry more:
+		// the request limit starts again from Config.MaxRequest.
+		t.st.maxRequest = 0
 		t.mu.Unlock()
 	}
 	return ok, err
