@@ -402,7 +402,10 @@ func TestReadsDoNotWaitOnTheHSM(t *testing.T) {
 // marked down once a read has waited out the deadline, so later reads go
 // on from the OS at once; the stream is healthy again when it answers.
 func TestDegradeHungHSM(t *testing.T) {
-	const deadline = 50 * time.Millisecond
+	// Long enough that 20 reads on a loaded machine under -race take less
+	// than half of 20 deadlines, which is what tells "did not wait" from
+	// "waited".
+	const deadline = 250 * time.Millisecond
 	f := newFakeSource(14)
 	r := newFakeReader(t, f, Options{Policy: Degrade, AllowOSOnlyGetRandom: true, HSMBuffer: MinHSMBuffer, Deadline: deadline})
 	f.set(fakeBlock)
