@@ -50,6 +50,10 @@ func TestProbeHungShowsOutage(t *testing.T) {
 func TestProbeOff(t *testing.T) {
 	f := newFakeSource(23)
 	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer, ProbeInterval: -1, MaxBufferAge: -1})
+	// The refiller may still top the buffer up after the first seeding;
+	// once more than half of it is full (the refiller draws only below
+	// that, and only it adds bytes), nothing but a probe would call the HSM.
+	waitFor(t, "a buffer more than half full", func() bool { return r.Stats().HSMBuffered > MinHSMBuffer/2 })
 	calls := f.calls.Load()
 	time.Sleep(50 * time.Millisecond)
 	assert.Equal(t, calls, f.calls.Load())
