@@ -115,6 +115,16 @@ func newFakeReader(t testing.TB, f *fakeSource, opts Options) *Reader {
 	return r
 }
 
+// settled waits until r's refiller is idle: after the first seeding it
+// may still be topping the buffer up, and it draws only while the buffer
+// is at most half full (only it adds bytes). A test that counts the
+// source's calls, or needs the buffer's bytes, starts from here.
+func settled(t *testing.T, r *Reader) {
+	t.Helper()
+	half := r.pool.ring.Cap() / 2
+	waitFor(t, "the refiller to fill the buffer", func() bool { return r.Stats().HSMBuffered > half })
+}
+
 // drain makes GetRandom calls, each of which takes SeedLen bytes from the
 // HSM buffer, until one fails or limit calls succeeded; it returns the
 // error.

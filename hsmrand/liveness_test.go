@@ -50,10 +50,7 @@ func TestProbeHungShowsOutage(t *testing.T) {
 func TestProbeOff(t *testing.T) {
 	f := newFakeSource(23)
 	r := newFakeReader(t, f, Options{HSMBuffer: MinHSMBuffer, ProbeInterval: -1, MaxBufferAge: -1})
-	// The refiller may still top the buffer up after the first seeding;
-	// once more than half of it is full (the refiller draws only below
-	// that, and only it adds bytes), nothing but a probe would call the HSM.
-	waitFor(t, "a buffer more than half full", func() bool { return r.Stats().HSMBuffered > MinHSMBuffer/2 })
+	settled(t, r) // from here, nothing but a probe would call the HSM
 	calls := f.calls.Load()
 	time.Sleep(50 * time.Millisecond)
 	assert.Equal(t, calls, f.calls.Load())
@@ -79,6 +76,7 @@ func TestMaxBufferAgeHardLimit(t *testing.T) {
 				HSMBuffer: MinHSMBuffer, MaxBufferAge: age, Deadline: 30 * time.Millisecond,
 				ProbeInterval: -1,
 			})
+			settled(t, r) // the drain below needs a full buffer
 			f.set(tc.mode)
 			// Take the buffer below half, so that the refiller is busy:
 			// retrying the HSM that is down, or stuck in the hung request.
