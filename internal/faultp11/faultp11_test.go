@@ -202,8 +202,10 @@ func TestRemoved(t *testing.T) {
 	c := module(t)
 	old := session(t, c)
 	random(t, c, old, 32)
-	set(t, Removed(gone))
+	// Before set: the module's clock for the removal starts when it loads
+	// the directive, which may be before set returns.
 	start := time.Now()
+	set(t, Removed(gone))
 	slots, err := c.GetSlotList(true)
 	assert.NoError(t, err, "C_GetSlotList(TRUE) while removed")
 	assert.Empty(t, slots, "C_GetSlotList(TRUE) while removed: want no slots")

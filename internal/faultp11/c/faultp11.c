@@ -90,12 +90,16 @@ static void sleep_us(long us)
 		;
 }
 
+/* since_load_ms returns the whole milliseconds since the directives were
+ * loaded, rounded down: the nanoseconds are summed before the division, as
+ * a negative tv_nsec difference divided on its own would round up. */
 static long since_load_ms(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - st.d.load_time.tv_sec) * 1000 +
-	       (now.tv_nsec - st.d.load_time.tv_nsec) / 1000000;
+	long long ns = (long long)(now.tv_sec - st.d.load_time.tv_sec) * 1000000000LL +
+		       (now.tv_nsec - st.d.load_time.tv_nsec);
+	return (long)(ns / 1000000);
 }
 
 /* splitmix64; mu held. */
