@@ -137,14 +137,13 @@ func (o *optionalFloat) Set(s string) error {
 // runAssess is entropyd assess.
 func runAssess(ctx context.Context, s streams, args []string) error {
 	var f assessFlags
-	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), assessUsage, assess.ReferenceToolVersion, exitRestartSanity, exitRestartValidation)
-		writeOptions(fs.Output(), fs)
-	}
+	fs := quietFlagSet("assess")
 	f.register(fs)
 	files, err := parseInterspersed(fs, args)
+	if isHelp(err) {
+		fmt.Fprintf(s.stderr, assessUsage, assess.ReferenceToolVersion, exitRestartSanity, exitRestartValidation)
+		writeOptions(s.stderr, fs)
+	}
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,6 @@ func parseConfigFile(r io.Reader) ([]setting, error) {
 func loadConfig(cmd string, args []string, lookupEnv func(string) (string, bool), stdout io.Writer) (*runConfig, *flag.FlagSet, error) {
 	c := &runConfig{origin: map[string]string{}}
 	fs := newFlagSet(cmd, c)
-	fs.SetOutput(io.Discard) // errors are returned, in entropyd's terms
-	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if isHelp(err) {
 			writeUsage(stdout, cmd, fs)

@@ -54,7 +54,7 @@ func isOption(name string) bool {
 func newFlagSet(cmd string, c *runConfig) *flag.FlagSet {
 	all := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	c.register(all)
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs := quietFlagSet(cmd)
 	for _, g := range optionGroups() {
 		for _, name := range g.names {
 			if f := all.Lookup(name); f != nil && takes(cmd, name) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -48,20 +47,17 @@ Options:
 
 // runSample is entropyd sample.
 func runSample(ctx context.Context, s streams, args []string) error {
-	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
+	fs := quietFlagSet("sample")
 	src := fs.String("source", "hwrng", "the `SOURCE`: hwrng, os, or file:PATH")
 	device := fs.String("hwrng-device", "/dev/hwrng", "the hardware RNG `DEVICE`")
 	n := fs.Int64("n", 1000000, "number of samples `N` (without --restarts)")
 	out := fs.String("o", "-", "write to `FILE`; - is standard output")
 	restarts := fs.Int("restarts", 0, "record `R` restarts, reopening the source before each")
 	perRestart := fs.Int("per-restart", 1000, "`N` samples per restart (with --restarts)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), sampleUsage)
-		writeOptions(fs.Output(), fs)
-	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if isHelp(err) {
+			fmt.Fprint(s.stderr, sampleUsage)
+			writeOptions(s.stderr, fs)
 			return err
 		}
 		return flagError("sample", fs, err)

@@ -143,5 +143,15 @@ func wantedValue(f *flag.Flag) string {
 	return ""
 }
 
+// quietFlagSet returns a FlagSet for subcommand cmd that prints nothing by
+// itself: its parse errors reach the user as flagError's one line, and the
+// subcommand prints its help when Parse returns flag.ErrHelp.
+func quietFlagSet(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
 // isHelp reports whether err is the flag package's answer to -h or --help.
 func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
