@@ -30,8 +30,7 @@ func BenchmarkRestart(b *testing.B) {
 	dir := restartTestdata(b)
 	for _, name := range restartSets {
 		c := loadRestartCase(b, dir, name)
-		d, err := Prepare(c.raw, c.bits)
-		require.NoError(b, err)
+		d := c.data(b)
 		b.Run(name, func(b *testing.B) {
 			opts := RestartOptions{IID: c.iid, HInitial: c.hI, HInitialGiven: true, Workers: 1, Seed: restartSeed}
 			start := cpuTime()

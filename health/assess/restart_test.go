@@ -84,6 +84,14 @@ func loadRestartCase(t testing.TB, dir, name string) restartCase {
 	return c
 }
 
+// data prepares the case's samples.
+func (c restartCase) data(t testing.TB) *Data {
+	t.Helper()
+	d, err := Prepare(c.raw, c.bits)
+	require.NoError(t, err)
+	return d
+}
+
 var restartSets = []string{"S1", "S2", "S3", "S4"}
 
 // TestRestartCutoffMatchesTool checks X_cutoff against the tool's on every

@@ -24,8 +24,7 @@ func TestRestartMatchesTool(t *testing.T) {
 	for _, name := range restartSets {
 		t.Run(name, func(t *testing.T) {
 			c := loadRestartCase(t, dir, name)
-			d, err := Prepare(c.raw, c.bits)
-			require.NoError(t, err)
+			d := c.data(t)
 			opts := RestartOptions{IID: c.iid, HInitial: c.hI, HInitialGiven: true, Seed: restartSeed}
 			if raceEnabled {
 				opts.Shuffles = 1
@@ -96,8 +95,7 @@ func TestRestartEstimatesInitial(t *testing.T) {
 	for _, name := range restartSets {
 		t.Run(name, func(t *testing.T) {
 			c := loadRestartCase(t, dir, name)
-			d, err := Prepare(c.raw, c.bits)
-			require.NoError(t, err)
+			d := c.data(t)
 			r, err := Restart(t.Context(), d, RestartOptions{IID: c.iid, Seed: restartSeed, Shuffles: 1})
 			require.NoError(t, err)
 			assert.True(t, r.HInitialEstimated)
